@@ -1,0 +1,1 @@
+"""The scheduler's job table and thin job functions."""

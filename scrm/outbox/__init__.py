@@ -1,0 +1,1 @@
+"""The outbox: delivery rows, the worker loop, the rate limiter and the channel choice."""

@@ -1,0 +1,1 @@
+"""Use cases as plain functions; the only place that commits."""

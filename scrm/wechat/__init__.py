@@ -1,0 +1,1 @@
+"""The WeChat gateway: signature, crypto, parse, dedupe, router, replies, API client, OAuth."""
