@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 21:05:11.394915
+Create Date: 2026-11-22 21:08:24.939680
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import scrm.db
+
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -115,6 +116,7 @@ def upgrade() -> None:
     sa.Column('remark', sa.String(length=64), nullable=False),
     sa.Column('language', sa.String(length=8), nullable=False),
     sa.Column('last_interaction_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('interaction_kind', sa.String(length=16), nullable=False),
     sa.Column('last_message_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('cs_sent_since_interaction', sa.Integer(), nullable=False),
     sa.Column('latitude', sa.Numeric(precision=9, scale=6), nullable=True),

@@ -49,6 +49,7 @@ class Follower(Base):
     remark: Mapped[str] = mapped_column(sa.String(64), default="")
     language: Mapped[str] = mapped_column(sa.String(8), default="")
     last_interaction_at: Mapped[datetime | None] = mapped_column(index=True)
+    interaction_kind: Mapped[str] = mapped_column(sa.String(16), default="")  # message|click|follow|scan
     last_message_at: Mapped[datetime | None]
     cs_sent_since_interaction: Mapped[int] = mapped_column(default=0)
     latitude: Mapped[Decimal | None] = mapped_column(sa.Numeric(9, 6))
