@@ -158,11 +158,11 @@ def load_settings(path: str | os.PathLike[str] | None = None,
             raise ConfigError(f"{cfg_path}: invalid TOML: {exc}") from exc
     elif path is not None:
         raise ConfigError(f"config file not found: {cfg_path}")
-    _apply_env(raw, env)
+    apply_env_overrides(raw, env)
     return settings_from_dict(raw)
 
 
-def _apply_env(raw: dict[str, Any], env: dict[str, str]) -> None:
+def apply_env_overrides(raw: dict[str, Any], env: dict[str, str]) -> None:
     """SCRM_<SECTION>_<KEY> overrides [section] key; SCRM_ACCOUNTS_<SLUG>_<KEY> an account key."""
     for name, value in env.items():
         if not name.startswith("SCRM_") or name == "SCRM_CONFIG":
@@ -171,7 +171,7 @@ def _apply_env(raw: dict[str, Any], env: dict[str, str]) -> None:
         if parts[0] == "accounts" and len(parts) >= 3:
             slug_key = "_".join(parts[1:])
             existing = raw.setdefault("accounts", {})
-            slug = next((s for s in existing if slug_key.startswith(s + "_")), parts[1])
+            slug = next((s for s in existing if slug_key.startswith(s.replace("-", "_") + "_")), parts[1])
             key = slug_key[len(slug) + 1:]
             existing.setdefault(slug, {})[key] = value
             continue

@@ -1,0 +1,58 @@
+"""Serving the web role: gunicorn in production, Flask's server with --dev."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+from scrm.config import Settings
+
+
+def _gunicorn_app(app_factory: Any, options: dict[str, Any]) -> Any:
+    from gunicorn.app.base import BaseApplication
+
+    class ScrmGunicorn(BaseApplication):  # type: ignore[misc]
+        """gunicorn driven from code, so `scrm web` needs no separate config file."""
+
+        def load_config(self) -> None:
+            for key, value in options.items():
+                if key in self.cfg.settings and value is not None:
+                    self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return app_factory()
+
+    return ScrmGunicorn()
+
+
+def _child_exit(_server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def serve_web(settings: Settings, *, config_path: str | None, host: str, port: int, workers: int,
+              dev: bool = False, threads: int = 8) -> None:
+    """Serve the web role on host:port (gunicorn gthread workers unless `dev`)."""
+    if dev:
+        from scrm import create_app
+
+        create_app(settings).run(host=host, port=port, threaded=True)
+        return
+    if config_path:
+        os.environ["SCRM_CONFIG"] = config_path
+    # Metrics from several worker processes are summed through files in this directory.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="scrm-metrics-"))
+
+    def factory() -> Any:
+        from scrm import create_app
+
+        return create_app(settings)
+
+    _gunicorn_app(factory, {
+        "bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": threads,
+        "timeout": 30, "graceful_timeout": 20, "keepalive": 5, "accesslog": None,
+        "child_exit": _child_exit, "max_requests": 20000, "max_requests_jitter": 2000,
+        "proc_name": "scrm-web",
+    }).run()
