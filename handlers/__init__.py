@@ -1,1 +1,19 @@
-"""The bot: one module per feature, each exporting a router; ROUTERS lists them in priority order."""
+"""The bot: one module per feature, each exporting a router; ROUTERS lists them in priority order.
+
+The dispatcher asks `common` first (cancel, help), then the router owning the follower's active
+conversation (a router declared with `states=`), then the rest in this order. A new feature adds
+its router here, before `keywords` and `fallback`.
+"""
+
+from __future__ import annotations
+
+from handlers.common import router as common_router
+from handlers.events import router as events_router
+from handlers.fallback import router as fallback_router
+from handlers.keywords import router as keywords_router
+from handlers.menu import router as menu_router
+from handlers.subscribe import router as subscribe_router
+from scrm.wechat.router import Router
+
+ROUTERS: list[Router] = [common_router, menu_router, subscribe_router, events_router, keywords_router,
+                         fallback_router]

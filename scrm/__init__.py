@@ -31,6 +31,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.extensions["scrm.settings"] = settings
     app.extensions["scrm.runtime"] = rt
+    if settings.app.proxy_hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = settings.app.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     init_i18n(app)
     _register(app, settings)
 

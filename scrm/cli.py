@@ -33,6 +33,9 @@ def main(ctx: click.Context, config: str | None) -> None:
     """车主汇 SCRM: web, worker, scheduler, and the all-in-one demo."""
     ctx.ensure_object(dict)
     ctx.obj["config"] = config
+    from scrm.logs import setup_logging
+
+    setup_logging()
 
 
 @main.command()

@@ -75,6 +75,7 @@ class AppSettings:
     secure_cookies: bool = False
     reply_budget_ms: int = 3500
     login_attempts_per_15min: int = 10
+    proxy_hops: int = 0
 
     @property
     def tz(self) -> ZoneInfo:
@@ -293,6 +294,9 @@ def settings_from_dict(raw: dict[str, Any]) -> Settings:
     redis_url = kwargs["redis"].url
     if not redis_url.startswith(("memory://", "redis://", "rediss://", "unix://")):
         raise ConfigError("[redis] url: must be memory:// or a redis:// URL")
+    quiet = kwargs["outbox"].quiet_hours
+    if quiet and not re.match(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$", quiet):
+        raise ConfigError('[outbox] quiet_hours: expected "HH:MM-HH:MM" (e.g. "22:00-08:00") or empty')
     accounts = raw.get("accounts", {})
     if not isinstance(accounts, dict):
         raise ConfigError("[accounts]: expected [accounts.<slug>] tables")

@@ -98,11 +98,11 @@ def run_demo(*, host: str, port: int, database_url: str, reset: bool = False) ->
 
     from scrm import create_app
     from scrm.jobs.scheduler import start_background
+    from scrm.logs import setup_logging
     from scrm.migrate import upgrade
     from scrm.services.demo_data import DEMO_PASSWORD, seed
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    setup_logging()
     if reset and database_url.startswith("sqlite:///"):
         Path(database_url.removeprefix("sqlite:///")).unlink(missing_ok=True)
     settings = demo_settings(host, port, database_url)

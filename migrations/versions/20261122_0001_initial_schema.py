@@ -1,8 +1,8 @@
 """initial schema
 
 Revision ID: 0001
-Revises:
-Create Date: 2026-11-22 21:08:24.939680
+Revises: 
+Create Date: 2026-11-22 21:10:45.888644
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def upgrade() -> None:
 
     op.create_table('audit_logs',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=True),
     sa.Column('dealer_id', sa.Integer(), nullable=True),
     sa.Column('staff_id', sa.Integer(), nullable=True),
     sa.Column('action', sa.String(length=64), nullable=False),

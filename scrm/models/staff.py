@@ -48,7 +48,8 @@ class AuditLog(Base):
 
     __tablename__ = "audit_logs"
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    # NULL only for failed logins with an unknown username: no account can be named for them.
+    account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
     dealer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("dealers.id"), index=True)
     staff_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"), index=True)
     action: Mapped[str] = mapped_column(sa.String(64), index=True)

@@ -48,9 +48,12 @@ STAFF = [
 ]
 
 KEYWORDS: list[dict[str, Any]] = [
-    dict(keyword="地址", match=MatchMode.CONTAINS, text="{{ dealer.name }}地址：{{ dealer.address }}\n电话：{{ dealer.phone }}"),
-    dict(keyword="电话", match=MatchMode.EXACT, text="{{ dealer.name }}服务热线：{{ dealer.phone }}（每天 8:30-18:00）"),
-    dict(keyword="营业时间", match=MatchMode.CONTAINS, text="展厅：每天 9:00-18:00\n售后：每天 8:30-17:30（节假日照常营业）"),
+    dict(keyword="地址", match=MatchMode.CONTAINS,
+         text="{{ dealer.name }}地址：{{ dealer.address }}\n电话：{{ dealer.phone }}"),
+    dict(keyword="电话", match=MatchMode.EXACT,
+         text="{{ dealer.name }}服务热线：{{ dealer.phone }}（每天 8:30-18:00）"),
+    dict(keyword="营业时间", match=MatchMode.CONTAINS,
+         text="展厅：每天 9:00-18:00\n售后：每天 8:30-17:30（节假日照常营业）"),
     dict(keyword="PROMOTIONS", match=MatchMode.EXACT, kind=ReplyKind.NEWS, news_title="本月车主专享：保养套餐 8 折",
          news_description="机油、机滤、空滤三件套，到店出示本消息即可享受。", news_url="https://example.com/promotions",
          news_pic_url=""),

@@ -34,7 +34,8 @@ def test_environment_overrides_sections_and_accounts(tmp_path: Path) -> None:
                    'app_id = "wx1"\napp_secret = "file"\ntoken = "tok123"\n')
     env = {"SCRM_DATABASE_URL": "postgresql+psycopg://u@h/db", "SCRM_REDIS_URL": "redis://r:6379/1",
            "SCRM_OUTBOX_RATE_PER_SECOND": "12.5", "SCRM_SANDBOX_ENABLED": "true",
-           "SCRM_ACCOUNTS_MY_BRAND_APP_SECRET": "from-env", "SCRM_SCHEDULER_ENABLED_JOBS": "outbox.reap, tokens.refresh"}
+           "SCRM_ACCOUNTS_MY_BRAND_APP_SECRET": "from-env",
+           "SCRM_SCHEDULER_ENABLED_JOBS": "outbox.reap, tokens.refresh"}
     s = load_settings(cfg, environ=env)
     assert s.database.url == "postgresql+psycopg://u@h/db"
     assert s.redis.url == "redis://r:6379/1"
@@ -58,6 +59,7 @@ def test_config_path_from_environment(tmp_path: Path) -> None:
     ({**BASE, "outbox": {"burst": "many"}}, "[outbox] burst"),
     ({**BASE, "database": {"nope": 1}}, "[database] nope: unknown setting"),
     ({**BASE, "redis": {"url": "http://x"}}, "[redis] url"),
+    ({**BASE, "outbox": {"quiet_hours": "10pm-8am"}}, "[outbox] quiet_hours"),
     ({**BASE, "surprise": {}}, "[surprise]: unknown section"),
     ({**BASE, "accounts": {"b": {"app_secret": "s", "token": "tok123"}}}, "[accounts.b] app_id: missing"),
     ({**BASE, "accounts": {"b": {**ACCOUNT, "token": "x"}}}, "[accounts.b] token"),

@@ -1,0 +1,149 @@
+"""The worker: claim due rows, send them under the shared rate limit, record each outcome.
+
+Many workers on many machines may run against one PostgreSQL and Redis; the claim (SKIP LOCKED,
+committed before the call) makes sure no row is sent twice. On SIGTERM/SIGINT the worker finishes
+the row in progress and hands the rows it has not started back to `pending`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from types import FrameType
+from typing import Any
+
+from scrm import db, runtime
+from scrm.config import ConfigError
+from scrm.db import utcnow
+from scrm.outbox import policy
+from scrm.outbox.claim import Claimed, claim, release
+from scrm.outbox.outcome import record
+from scrm.outbox.reaper import reap
+from scrm.outbox.send import send_row
+
+log = logging.getLogger(__name__)
+LEASE_MARGIN = timedelta(seconds=15)     # do not start a call this close to the end of the lease
+ERROR_BACKOFF_MAX = 30.0
+
+
+def default_name() -> str:
+    """host:pid, shown on the rows this worker claims."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:64]
+
+
+def _check_settings() -> None:
+    try:
+        policy.parse_quiet_hours(runtime.get().settings.outbox.quiet_hours)
+    except ValueError as exc:
+        raise ConfigError(f"[outbox] quiet_hours: {exc}") from exc
+
+
+def process_batch(name: str, limit: int, stop: threading.Event) -> int:
+    """Claim up to `limit` due rows and handle them one by one; return how many were claimed."""
+    lease = timedelta(seconds=runtime.get().settings.outbox.lease_seconds)
+    margin = min(LEASE_MARGIN, lease / 4)
+    rows = claim(limit, name)
+    for i, row in enumerate(rows):
+        deadline = row.claimed_at + lease - margin
+
+        def give_up(deadline: datetime = deadline) -> bool:
+            # Stop waiting for a rate slot when asked to, or before the reaper could take the row.
+            return stop.is_set() or utcnow() > deadline
+
+        if give_up():
+            release(rows[i:], name)
+            break
+        _handle(row, name, rows[i + 1:], give_up)
+    db.session.remove()
+    return len(rows)
+
+
+def _handle(row: Claimed, name: str, rest: list[Claimed], should_stop: Callable[[], bool]) -> None:
+    try:
+        outcome = send_row(row, should_stop=should_stop)
+    except Exception:
+        # Anything escaping send_row happened before a request went out, so the row is safe to retry.
+        log.exception("delivery %s: could not be handled; released", row.id)
+        db.session.remove()
+        release([row, *rest], name)
+        raise
+    record(row, name, outcome)
+
+
+def _run(name: str, stop: threading.Event, once: bool, max_rows: int | None = None) -> int:
+    _check_settings()
+    settings = runtime.get().settings.outbox
+    total, errors = 0, 0
+    last_reap = utcnow()
+    while not stop.is_set():
+        limit = settings.batch_size if max_rows is None else min(settings.batch_size, max_rows - total)
+        if limit <= 0:
+            break
+        try:
+            claimed = process_batch(name, limit, stop)
+            errors = 0
+        except Exception:
+            if once:
+                raise
+            errors += 1
+            log.exception("worker %s: batch failed; backing off", name)
+            stop.wait(min(ERROR_BACKOFF_MAX, settings.poll_seconds * 2 ** errors))
+            continue
+        total += claimed
+        if utcnow() - last_reap > timedelta(seconds=settings.lease_seconds):
+            reap()
+            last_reap = utcnow()
+        if claimed == 0:
+            if once:
+                break
+            stop.wait(settings.poll_seconds)
+    return total
+
+
+@contextmanager
+def _signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM/SIGINT set `stop` (main thread only; a second signal interrupts at once)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        log.info("signal %s: finishing the current row, then stopping", signum)
+        stop.set()
+
+    previous: dict[signal.Signals, Callable[[int, FrameType | None], Any] | int | None] = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        previous[sig] = signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
+
+
+def run_worker(once: bool = False, name: str | None = None, *, stop: threading.Event | None = None) -> int:
+    """Send due rows until stopped (or, with `once`, until none is due); return how many were handled."""
+    name = (name or default_name())[:64]
+    stop = stop or threading.Event()
+    with _signals(stop):
+        reaped = reap()
+        if reaped:
+            log.warning("worker %s: %d rows left mid-send by a crashed worker marked unknown", name, reaped)
+        log.info("worker %s started (once=%s)", name, once)
+        total = _run(name, stop, once)
+    log.info("worker %s stopped after %d rows", name, total)
+    return total
+
+
+def drain(max_rows: int = 1000) -> int:
+    """Send what is due now, in this thread (tests and the demo); return how many rows were handled."""
+    name = f"drain:{default_name()}:{threading.get_ident()}"[:64]
+    return _run(name, threading.Event(), once=True, max_rows=max_rows)

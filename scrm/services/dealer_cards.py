@@ -1,0 +1,58 @@
+"""Read-only dealer facts the bot shows: a dealer's card and the list of active dealers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from scrm import db
+from scrm.models import Dealer
+
+
+@dataclass(frozen=True)
+class DealerCard:
+    """What a follower may see of a dealer."""
+
+    id: int
+    code: str
+    name: str
+    city: str
+    address: str
+    phone: str
+    welcome_text: str
+
+    @property
+    def full_address(self) -> str:
+        """The address with its city in front, unless it already starts with it."""
+        if not self.address or self.address.startswith(self.city):
+            return self.address
+        return self.city + self.address
+
+
+def _card(d: Dealer) -> DealerCard:
+    return DealerCard(id=d.id, code=d.code, name=d.name, city=d.city, address=d.address, phone=d.phone,
+                      welcome_text=d.welcome_text)
+
+
+def card_in(s: Session, dealer_id: int | None) -> DealerCard | None:
+    """The card of an active dealer, read in the caller's session."""
+    if dealer_id is None:
+        return None
+    d = s.get(Dealer, dealer_id)
+    return _card(d) if d is not None and d.active else None
+
+
+def dealer_card(dealer_id: int | None) -> DealerCard | None:
+    """The card of an active dealer (None when unknown or inactive)."""
+    with db.transaction() as s:
+        return card_in(s, dealer_id)
+
+
+def active_dealers(account_id: int, limit: int = 10) -> list[DealerCard]:
+    """The account's active dealers by city and name."""
+    with db.transaction() as s:
+        rows = s.scalars(sa.select(Dealer).where(Dealer.account_id == account_id, Dealer.active.is_(True))
+                         .order_by(Dealer.city, Dealer.name, Dealer.id).limit(limit))
+        return [_card(d) for d in rows]

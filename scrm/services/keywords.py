@@ -1,0 +1,185 @@
+"""Keyword auto-replies: matching and rendering (staff edit them in the admin; CRUD lives there).
+
+Order: the follower's dealer's rows before account-wide rows; exact-match rows before contains
+rows (both compare trimmed, case-folded, full-width-folded text); then higher priority; then the
+older row. A menu key (exact_only) matches a row of either mode whose keyword equals it.
+Staff-written text is a sandboxed Jinja template with only `dealer` (name, phone, address, city)
+and `now`; a template that fails to compile or render falls back to the raw text.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import sqlalchemy as sa
+from jinja2 import Template, TemplateError, nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+from scrm import db, runtime
+from scrm.db import utcnow
+from scrm.models import KeywordReply, MatchMode, ReplyKind
+from scrm.services import messages
+from scrm.services.dealer_cards import DealerCard, dealer_card
+from scrm.textnorm import normalize
+
+logger = logging.getLogger(__name__)
+_MAX_INT = 1000
+_SAFE_FILTERS = ("default", "d", "upper", "lower", "title", "capitalize", "trim", "truncate", "length",
+                 "count", "first", "last", "join", "string", "int", "round", "abs", "replace", "striptags")
+# A format width such as "%99999s" or "{:>99999}" inside a string constant.
+_WIDE_FORMAT = re.compile(r"[%:<>^=.,*]\s*[-+ #0]*\d{4,}")
+_sandbox = SandboxedEnvironment(autoescape=False)
+_sandbox.globals.clear()  # no range(), namespace(), dict(): nothing to build large data with
+_sandbox.filters = {name: _sandbox.filters[name] for name in _SAFE_FILTERS}
+
+
+def _is_bounded(ast: nodes.Template) -> bool:
+    """Reject templates that could run long or allocate a lot: the sandbox alone does not bound
+    CPU or memory ("a" * 10**9, nested loops), so only small, flat templates are accepted."""
+    if any(True for _ in ast.find_all((nodes.Pow, nodes.Mul, nodes.Mod, nodes.FloorDiv, nodes.Macro,
+                                       nodes.CallBlock, nodes.Include, nodes.Import, nodes.FromImport,
+                                       nodes.Extends))):
+        return False
+    if sum(1 for _ in ast.find_all(nodes.For)) > 1:
+        return False
+    for const in ast.find_all(nodes.Const):
+        value = const.value
+        if isinstance(value, int | float) and not isinstance(value, bool) and abs(value) > _MAX_INT:
+            return False
+        if isinstance(value, str) and _WIDE_FORMAT.search(value):
+            return False
+    return all(attr.attr not in ("format", "format_map") for attr in ast.find_all(nodes.Getattr))
+
+
+@dataclass(frozen=True)
+class DealerVars:
+    """The `dealer` variable of a keyword template."""
+
+    name: str = ""
+    phone: str = ""
+    address: str = ""
+    city: str = ""
+
+
+_KW: sa.Table = KeywordReply.__table__  # type: ignore[assignment]
+# Only what ranking needs; the chosen row is read in full by use() (UPDATE ... RETURNING).
+_CANDIDATES = sa.select(_KW.c.id, _KW.c.dealer_id, _KW.c.keyword, _KW.c.match, _KW.c.priority).where(
+    _KW.c.account_id == sa.bindparam("account_id"), _KW.c.enabled.is_(True),
+    sa.or_(_KW.c.dealer_id.is_(None), _KW.c.dealer_id == sa.bindparam("dealer_id")))
+
+
+def _rank(row: Any, norm: str, exact_only: bool) -> tuple[int, int, int, int] | None:
+    """Sort key of a row that answers `norm` (smaller wins), or None when it does not answer it."""
+    keyword = normalize(row.keyword)
+    if not keyword:
+        return None
+    if row.match == MatchMode.EXACT:
+        if keyword != norm:
+            return None
+        mode = 0
+    elif exact_only:
+        if keyword != norm:
+            return None
+        mode = 1
+    elif keyword in norm:
+        mode = 1
+    else:
+        return None
+    return (0 if row.dealer_id is not None else 1, mode, -row.priority, row.id)
+
+
+def find_id(account_id: int, dealer_id: int | None, text: str, *, exact_only: bool = False) -> int | None:
+    """The id of the reply that answers `text` (a read: no hit counted, nothing committed)."""
+    norm = normalize(text)
+    if not norm:
+        return None
+    rows = db.session().execute(_CANDIDATES, {"account_id": account_id, "dealer_id": dealer_id})
+    ranked = [(r, row.id) for row in rows if (r := _rank(row, norm, exact_only)) is not None]
+    return min(ranked)[1] if ranked else None
+
+
+def find(account_id: int, dealer_id: int | None, text: str, *, exact_only: bool = False) -> KeywordReply | None:
+    """The reply that answers `text`, without counting a hit."""
+    reply_id = find_id(account_id, dealer_id, text, exact_only=exact_only)
+    if reply_id is None:
+        return None
+    with db.transaction() as s:
+        return s.get(KeywordReply, reply_id)
+
+
+@dataclass(frozen=True)
+class KeywordAnswer:
+    """What the bot needs of a matched reply."""
+
+    id: int
+    kind: ReplyKind
+    text: str
+    news_title: str
+    news_description: str
+    news_url: str
+    news_pic_url: str
+
+
+_USE = (sa.update(_KW).where(_KW.c.id == sa.bindparam("reply_id")).values(hits=_KW.c.hits + 1)
+        .returning(_KW.c.id, _KW.c.kind, _KW.c.text, _KW.c.news_title, _KW.c.news_description, _KW.c.news_url,
+                   _KW.c.news_pic_url))
+
+
+def use(reply_id: int) -> KeywordAnswer | None:
+    """Count one use of a reply and return what to answer (None if it was deleted meanwhile)."""
+    with db.transaction() as s:
+        messages.relaxed(s)
+        row = s.execute(_USE, {"reply_id": reply_id}).first()
+    return KeywordAnswer(*row) if row else None
+
+
+def record_hit(reply_id: int) -> None:
+    """Count one use of a reply."""
+    use(reply_id)
+
+
+def match(account_id: int, dealer_id: int | None, text: str) -> KeywordReply | None:
+    """The reply that answers `text` (exact before contains), counting the hit."""
+    reply_id = find_id(account_id, dealer_id, text)
+    if reply_id is None:
+        return None
+    with db.transaction() as s:
+        return s.scalars(sa.update(KeywordReply).where(KeywordReply.id == reply_id)
+                         .values(hits=KeywordReply.hits + 1).returning(KeywordReply)).first()
+
+
+def reply_text(row: KeywordAnswer | KeywordReply, dealer_id: int | None) -> str:
+    """The text of a text reply for a follower of `dealer_id` (the dealer is read only if used)."""
+    dealer = dealer_card(dealer_id) if "dealer" in row.text else None
+    return render_text(row.text, dealer)
+
+
+@lru_cache(maxsize=512)
+def _compiled(source: str) -> Template | None:
+    try:
+        ast = _sandbox.parse(source)
+        return _sandbox.from_string(ast) if _is_bounded(ast) else None
+    except TemplateError:
+        return None
+
+
+def render_text(source: str, dealer: DealerCard | None, now: datetime | None = None) -> str:
+    """Render staff-written reply text; on any template problem return the raw text."""
+    if "{" not in source:
+        return source  # nothing to render: the common case costs nothing
+    template = _compiled(source)
+    if template is None:
+        logger.warning("keyword reply is not a valid template; sending it as written")
+        return source
+    moment = (now or utcnow()).astimezone(runtime.get().settings.app.tz)
+    values = DealerVars(dealer.name, dealer.phone, dealer.address, dealer.city) if dealer else DealerVars()
+    try:
+        return template.render(dealer=values, now=moment)
+    except Exception:  # staff text must never break the bot: SecurityError, TypeError, ...
+        logger.warning("keyword reply failed to render; sending it as written", exc_info=True)
+        return source

@@ -1,0 +1,191 @@
+"""Inbound XML -> `Inbound`, parsed ourselves with xmltodict (entities disabled) for every type.
+
+Anything that WeChat itself would never send (not XML, a DOCTYPE, a root other than <xml>, missing
+MsgType/FromUserName/CreateTime, non-numeric ids or coordinates, repeated fields) raises `BadMessage`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+from xml.parsers.expat import ExpatError
+
+import xmltodict
+
+from scrm.wechat.inbound import Inbound
+
+_OPENID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_DIGITS = re.compile(r"^[0-9]{1,20}$")
+_MSG_TYPE = re.compile(r"^[A-Za-z_]{1,32}$")
+_FORBIDDEN = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype", b"<!entity")
+
+
+class BadMessage(ValueError):
+    """The body is not a well-formed WeChat push; `reason` says why (for the log, not the sender)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _drop_layout(node: Any) -> Any:
+    """Remove the whitespace-only text xmltodict keeps between child elements."""
+    if isinstance(node, list):
+        return [_drop_layout(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _drop_layout(v) for k, v in node.items()
+           if not (k == "#text" and isinstance(v, str) and not v.strip())}
+    return out or None
+
+
+def parse_xml(body: bytes | str) -> dict[str, Any]:
+    """The children of the <xml> root as a dict; BadMessage for anything else."""
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    if not data.strip():
+        raise BadMessage("empty body")
+    if any(marker in data for marker in _FORBIDDEN):
+        raise BadMessage("DOCTYPE or entity declaration")
+    try:
+        # Keep text exactly as sent (WeChat's samples have meaningful leading spaces); the whitespace
+        # between child elements is dropped by _drop_layout below.
+        doc = _drop_layout(xmltodict.parse(data, disable_entities=True, strip_whitespace=False))
+    except (ExpatError, ValueError, LookupError, UnicodeError) as exc:  # ValueError: "entities are disabled"
+        raise BadMessage(f"malformed XML: {exc}") from exc
+    if not isinstance(doc, dict) or list(doc) != ["xml"] or not isinstance(doc["xml"], dict):
+        raise BadMessage("root element is not <xml> or is empty")
+    return doc["xml"]
+
+
+def _text(data: Mapping[str, Any], name: str, required: bool = False) -> str:
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise BadMessage(f"missing {name}")
+        return ""
+    if not isinstance(value, str):
+        raise BadMessage(f"{name} is not a single text value")
+    return value
+
+
+def _digits(data: Mapping[str, Any], name: str, required: bool = False) -> str:
+    value = _text(data, name, required).strip()
+    if value and not _DIGITS.match(value):
+        raise BadMessage(f"{name} is not numeric")
+    return value
+
+
+def _float(data: Mapping[str, Any], name: str) -> float | None:
+    value = _text(data, name).strip()
+    if not value:
+        return None
+    try:
+        number = float(value)
+    except ValueError as exc:
+        raise BadMessage(f"{name} is not a number") from exc
+    if number != number or number in (float("inf"), float("-inf")):
+        raise BadMessage(f"{name} is not a finite number")
+    return number
+
+
+def _int(data: Mapping[str, Any], name: str) -> int | None:
+    value = _digits(data, name)
+    return int(value) if value else None
+
+
+def _dict(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = data.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadMessage(f"{name} is not a structure")
+    return value
+
+
+def _items(value: Any) -> list[Any]:
+    """xmltodict gives one child as a dict and several as a list: always a list."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _flat(item: Any, where: str) -> Mapping[str, str]:
+    if not isinstance(item, dict):
+        raise BadMessage(f"{where} item is not a structure")
+    return MappingProxyType({str(k): v if isinstance(v, str) else "" for k, v in item.items()})
+
+
+def _subscribe_msgs(data: Mapping[str, Any], event: str) -> tuple[Mapping[str, str], ...]:
+    container = {"subscribe_msg_popup_event": "SubscribeMsgPopupEvent",
+                 "subscribe_msg_change_event": "SubscribeMsgChangeEvent",
+                 "subscribe_msg_sent_event": "SubscribeMsgSentEvent"}.get(event)
+    if container is None:
+        return ()
+    return tuple(_flat(i, "List") for i in _items(_dict(data, container).get("List")))
+
+
+def _pics(data: Mapping[str, Any]) -> tuple[str, ...]:
+    pic_list = _dict(data, "SendPicsInfo").get("PicList")
+    if pic_list is None:
+        return ()
+    if not isinstance(pic_list, dict):
+        raise BadMessage("PicList is not a structure")
+    return tuple(_flat(i, "PicList").get("PicMd5Sum", "") for i in _items(pic_list.get("item")))
+
+
+def _counts(data: Mapping[str, Any]) -> Mapping[str, int]:
+    names = {"TotalCount": "total", "FilterCount": "filter", "SentCount": "sent", "ErrorCount": "error"}
+    return MappingProxyType({short: _int(data, tag) or 0 for tag, short in names.items() if tag in data})
+
+
+def to_inbound(account_slug: str, data: Mapping[str, Any]) -> Inbound:
+    """Build the Inbound for one parsed push."""
+    openid = _text(data, "FromUserName", required=True).strip()
+    if not _OPENID.match(openid):
+        raise BadMessage("FromUserName is not an openid")
+    msg_type = _text(data, "MsgType", required=True).strip().lower()
+    if not _MSG_TYPE.match(msg_type):
+        raise BadMessage("MsgType is not a type name")
+    create_time = int(_digits(data, "CreateTime", required=True))
+    event = _text(data, "Event").strip().lower() if msg_type == "event" else ""
+    key = _text(data, "EventKey")
+    scene = ""
+    if event == "subscribe" and key.startswith("qrscene_"):
+        key = scene = key[len("qrscene_"):]
+    elif event == "scan":
+        scene = key
+    scan = _dict(data, "ScanCodeInfo")
+    location = _dict(data, "SendLocationInfo")
+    return Inbound(
+        account_slug=account_slug, openid=openid, to_user=_text(data, "ToUserName"), create_time=create_time,
+        msg_type=msg_type, event=event, key=key, scene=scene, ticket=_text(data, "Ticket"),
+        content=_text(data, "Content"),
+        msg_id=_digits(data, "MsgId") or _digits(data, "MsgID"),
+        media_id=_text(data, "MediaId"), pic_url=_text(data, "PicUrl"), format=_text(data, "Format"),
+        recognition=_text(data, "Recognition"), thumb_media_id=_text(data, "ThumbMediaId"),
+        location_x=_float(data, "Location_X"), location_y=_float(data, "Location_Y"),
+        scale=_int(data, "Scale"), label=_text(data, "Label"),
+        title=_text(data, "Title"), description=_text(data, "Description"), url=_text(data, "Url"),
+        latitude=_float(data, "Latitude"), longitude=_float(data, "Longitude"),
+        precision=_float(data, "Precision"),
+        scan_type=_text(scan, "ScanType"), scan_result=_text(scan, "ScanResult"),
+        pics=_pics(data), send_location=_flat(location, "SendLocationInfo"),
+        status=_text(data, "Status"), counts=_counts(data) if event == "masssendjobfinish" else MappingProxyType({}),
+        subscribe_msgs=_subscribe_msgs(data, event), menu_id=_text(data, "MenuId"),
+        raw=MappingProxyType(dict(data)),
+    )
+
+
+def parse(account_slug: str, body: bytes | str) -> Inbound:
+    """Parse a plaintext push body into an Inbound (BadMessage if it is not one)."""
+    return to_inbound(account_slug, parse_xml(body))
+
+
+def envelope_encrypt(body: bytes) -> str:
+    """The <Encrypt> value of a safe- or compatible-mode body (BadMessage if absent)."""
+    value = parse_xml(body).get("Encrypt")
+    if not isinstance(value, str) or not value.strip():
+        raise BadMessage("missing Encrypt")
+    return value.strip()

@@ -1,0 +1,134 @@
+"""Dealer A's staff (and another account's brand admin) cannot read or change dealer B's rows
+through ANY admin route: every /admin URL rule is tried with B's ids, by GET and by POST."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from scrm import db
+from scrm.db import Base
+from scrm.models import AuditLog, Dealer, KeywordReply, QrScene, Role, SceneKind, StaffUser
+from tests.factories import make_dealer, make_follower, make_keyword, make_staff
+from tests.integration.admin_support import csrf, login, signed_in, text
+
+pytestmark = pytest.mark.integration
+
+# Which of B's rows fills each URL argument. A new admin route with an id argument must be added here.
+ARG_MODELS: dict[str, type[Any]] = {"keyword_id": KeywordReply, "staff_id": StaffUser, "dealer_id": Dealer}
+SELF_ROUTES = {"admin.login", "admin.logout", "admin.language", "static"}
+SECRETS = ("B-SECRET-REPLY", "B-SECRET-FOLLOWER", "B-SECRET-STAFF", "B-SECRET-DEALER", "B-SECRET-QR")
+PAYLOAD = {"keyword": "hacked", "text": "hacked", "match": "exact", "kind": "text", "priority": "1",
+           "enabled": "0", "password": "hacked-password-123", "username": "hacker.x", "role": "dealer_staff",
+           "display_name": "hacker", "code": "HACK1", "name": "hacked", "label": "hacked", "permanent": "y",
+           "days": "30", "city": "x", "address": "x", "phone": "1", "latitude": "", "longitude": "",
+           "welcome_text": "hacked", "active": "", "action": "save", "b0.name": "hacked", "b0.type": "click",
+           "b0.key": "HACKED"}
+
+
+def _snapshot() -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table but the audit log (sign-ins legitimately add to it)."""
+    db.session.remove()
+    out = {}
+    with db.engine().connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            if table.name == "audit_logs":
+                continue
+            cols = [c for c in table.columns if c.name not in ("last_login_at",)]
+            out[table.name] = [tuple(r) for r in conn.execute(sa.select(*cols).order_by(*table.primary_key.columns))]
+    return out
+
+
+def _b_world() -> dict[str, Any]:
+    a = make_dealer(code="DA", name="甲店")
+    b = make_dealer(code="DB", name="B-SECRET-DEALER")
+    b_reply = make_keyword("乙店活动", "B-SECRET-REPLY", dealer_id=b.id)
+    b_staff = make_staff(Role.DEALER_MANAGER, dealer=b, display_name="B-SECRET-STAFF")
+    make_follower(dealer_id=b.id, remark="B-SECRET-FOLLOWER", scene_kind=SceneKind.DEALER)
+    with db.transaction() as s:
+        s.add(QrScene(account_id=b.account_id, scene="dealer:DB", kind=SceneKind.DEALER, dealer_id=b.id,
+                      label="B-SECRET-QR", permanent=True))
+    return {"a": a, "b": b, "ids": {"keyword_id": b_reply.id, "staff_id": b_staff.id, "dealer_id": b.id}}
+
+
+def _rules(app: Any) -> list[Any]:
+    rules = [r for r in app.url_map.iter_rules() if r.rule.startswith("/admin") and r.endpoint not in SELF_ROUTES]
+    assert len(rules) >= 15, "the admin routes were not found"
+    return rules
+
+
+def _url(rule: Any, ids: dict[str, int]) -> str:
+    values = {}
+    for arg in rule.arguments:
+        assert arg in ids, f"{rule.endpoint}: add {arg!r} to ARG_MODELS so the scoping test covers it"
+        values[arg] = ids[arg]
+    from flask import url_for
+
+    return url_for(rule.endpoint, **values)
+
+
+def _probe(client: Any, app: Any, ids: dict[str, int]) -> list[str]:
+    """Try every admin route; return what went wrong (empty when all is well)."""
+    token = csrf(client, "/admin/")
+    failures: list[str] = []
+    for rule in _rules(app):
+        with app.test_request_context():
+            url = _url(rule, ids)
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            if method == "GET":
+                resp = client.get(url)
+            else:
+                resp = client.post(url, data={**PAYLOAD, "dealer_id": str(ids["dealer_id"]), "csrf_token": token})
+            body = text(resp)
+            leaked = [s for s in SECRETS if s in body]
+            if leaked:
+                failures.append(f"{method} {url}: shows {leaked}")
+            if rule.arguments and resp.status_code not in (403, 404):
+                failures.append(f"{method} {url}: status {resp.status_code}, expected 403 or 404")
+            if resp.status_code >= 500:
+                failures.append(f"{method} {url}: server error")
+    return failures
+
+
+@pytest.mark.parametrize("role", [Role.DEALER_MANAGER, Role.DEALER_STAFF])
+def test_dealer_a_cannot_touch_dealer_b(client: Any, app: Any, role: Role, live_server: Any) -> None:
+    w = _b_world()
+    signed_in(client, role, dealer=w["a"])
+    before = _snapshot()
+    failures = _probe(client, app, w["ids"])
+    assert not failures, "\n".join(failures)
+    after = _snapshot()
+    changed = [t for t in before if before[t] != after[t] and t not in ("keyword_replies",)]
+    assert not changed, f"tables changed: {changed}"
+    # A manager may create replies for their own dealer; nothing may be written for dealer B.
+    db.session.remove()
+    b_rows = db.session.scalars(sa.select(KeywordReply).where(KeywordReply.dealer_id == w["b"].id)).all()
+    assert [(r.keyword, r.text, r.enabled) for r in b_rows] == [("乙店活动", "B-SECRET-REPLY", True)]
+    assert all(r.dealer_id == w["a"].id for r in db.session.scalars(
+        sa.select(KeywordReply).where(KeywordReply.keyword == "hacked")))
+    writes = db.session.scalars(sa.select(AuditLog).where(~AuditLog.action.startswith("auth."))).all()
+    assert all(r.dealer_id == w["a"].id for r in writes), [(r.action, r.dealer_id) for r in writes]
+
+
+def test_another_accounts_brand_admin_cannot_touch_this_account(client: Any, app: Any, live_server: Any) -> None:
+    w = _b_world()
+    make_staff(Role.BRAND_ADMIN, account="safe", username="other.brand")
+    assert login(client, "other.brand").status_code == 303
+    before = _snapshot()
+    failures = _probe(client, app, w["ids"])
+    assert not failures, "\n".join(failures)
+    after = _snapshot()
+    demo_tables = ("keyword_replies", "dealers", "staff_users", "qr_scenes", "followers", "menu_versions")
+    for table in demo_tables:
+        kept = [r for r in after[table] if r in before[table]]
+        assert kept == before[table], f"{table}: demo rows changed"
+    db.session.remove()
+    new_rows = db.session.scalars(sa.select(KeywordReply).where(KeywordReply.keyword == "hacked")).all()
+    assert all(r.account_id != w["a"].account_id for r in new_rows)
+
+
+def test_arg_models_match_the_routes(app: Any) -> None:
+    args = {a for r in _rules(app) for a in r.arguments}
+    assert args == set(ARG_MODELS), "every id argument of an admin route needs a row in ARG_MODELS"

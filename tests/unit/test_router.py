@@ -1,0 +1,170 @@
+"""Routers and filters, the dispatcher's order, and its error handling (no I/O)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from scrm import metrics
+from scrm.config import AccountSettings
+from scrm.wechat.conversation import Conversation, State, StateGroup
+from scrm.wechat.dispatcher import Dispatcher
+from scrm.wechat.inbound import Inbound
+from scrm.wechat.replies import TextReply
+from scrm.wechat.router import (
+    Context,
+    Router,
+    any_message,
+    any_of,
+    click,
+    event,
+    in_group,
+    in_state,
+    msg_type,
+    negate,
+    no_state,
+    text,
+)
+
+ACCOUNT = AccountSettings(slug="demo", name="测试品牌", app_id="wx1", app_secret="s", token="tok")
+
+
+class Quiz(StateGroup):
+    ask = State()
+    answer = State()
+
+
+def ctx(state: str = "", language: str = "zh") -> Context:
+    return Context(account=ACCOUNT, account_id=1, follower=None, conv=Conversation(state=state), language=language)
+
+
+def text_in(content: str) -> Inbound:
+    return Inbound(account_slug="demo", openid="oUser", to_user="gh", create_time=1, msg_type="text",
+                   content=content, msg_id="1")
+
+
+def event_in(name: str, key: str = "") -> Inbound:
+    return Inbound(account_slug="demo", openid="oUser", to_user="gh", create_time=1, msg_type="event",
+                   event=name, key=key)
+
+
+def test_state_names_are_group_colon_step() -> None:
+    assert Quiz.ask.name == "quiz:ask" and str(Quiz.answer) == "quiz:answer"
+    assert Quiz.group == "quiz"
+    assert {s.name for s in Quiz.states()} == {"quiz:ask", "quiz:answer"}
+
+    class Named(StateGroup, group="booking"):
+        pick_time = State()
+
+    assert Named.pick_time.name == "booking:pick_time"
+
+
+def test_text_filter_normalises_case_width_and_spaces() -> None:
+    f = text("帮助", "help", "?")
+    c = ctx()
+    for ok in ("帮助", " help ", "HELP", "ＨＥＬＰ", "？", "?"):
+        assert f(text_in(ok), c), ok
+    for no in ("帮助我", "helpme", ""):
+        assert not f(text_in(no), c), no
+    assert not f(event_in("click", "help"), c)
+
+
+def test_event_click_and_type_filters() -> None:
+    c = ctx()
+    assert event("SCAN", "subscribe")(event_in("scan"), c)
+    assert not event("scan")(text_in("scan"), c)
+    assert click("A")(event_in("click", "A"), c)
+    assert not click("A")(event_in("click", "B"), c)
+    assert click()(event_in("click", "anything"), c)
+    assert msg_type("text")(text_in("x"), c) and not msg_type("image")(text_in("x"), c)
+    assert any_message()(text_in("x"), c) and not any_message()(event_in("click"), c)
+    assert any_of(click("A"), text("x"))(text_in("x"), c)
+    assert negate(text("x"))(text_in("y"), c)
+
+
+def test_state_filters() -> None:
+    assert in_state(Quiz.ask)(text_in("x"), ctx("quiz:ask"))
+    assert not in_state(Quiz.ask)(text_in("x"), ctx("quiz:answer"))
+    assert in_group(Quiz)(text_in("x"), ctx("quiz:answer"))
+    assert no_state()(text_in("x"), ctx())
+    assert not no_state()(text_in("x"), ctx("quiz:ask"))
+
+
+def test_first_matching_route_wins_and_matching_does_not_run_handlers() -> None:
+    ran: list[str] = []
+    r = Router("t")
+
+    @r.on(text("a"))
+    def first(m: Inbound, c: Context) -> TextReply:
+        ran.append("first")
+        return TextReply("1")
+
+    @r.on(any_message())
+    def second(m: Inbound, c: Context) -> TextReply:
+        ran.append("second")
+        return TextReply("2")
+
+    route = r.match(text_in("a"), ctx())
+    assert route is not None and route.name == "t.first"
+    assert ran == []
+    assert r.match(text_in("b"), ctx()).name == "t.second"  # type: ignore[union-attr]
+    assert r.match(event_in("click"), ctx()) is None
+
+
+def _router(name: str, reply: str, *filters: Any, states: type[StateGroup] | None = None) -> Router:
+    r = Router(name, states=states)
+    r.on(*filters)(lambda m, c: TextReply(reply))
+    return r
+
+
+def test_dispatcher_asks_common_first_then_the_active_conversation_then_the_rest() -> None:
+    common = _router("common", "cancelled", text("取消"))
+    catch_all = _router("fallback", "fallback", any_message())
+    quiz = Router("quiz", states=Quiz)
+    quiz.on(in_state(Quiz.ask))(lambda m, c: TextReply("answer noted"))
+    d = Dispatcher([common, catch_all, quiz])
+    assert d.dispatch(text_in("42"), ctx()).reply == TextReply("fallback")
+    assert d.dispatch(text_in("42"), ctx("quiz:ask")).reply == TextReply("answer noted")
+    assert d.dispatch(text_in("取消"), ctx("quiz:ask")).reply == TextReply("cancelled")
+
+
+def test_state_of_an_unknown_group_is_dropped() -> None:
+    d = Dispatcher([_router("fallback", "fallback", any_message())])
+    c = ctx("gone:step")
+    assert d.dispatch(text_in("x"), c).reply == TextReply("fallback")
+    assert c.conv.state == "" and c.conv.changed
+
+
+def test_no_match_means_no_reply() -> None:
+    outcome = Dispatcher([_router("fallback", "fallback", any_message())]).dispatch(event_in("view"), ctx())
+    assert outcome.reply is None and outcome.handler == "" and not outcome.error
+
+
+def test_a_failing_handler_becomes_an_apology_and_is_counted() -> None:
+    r = Router("boom")
+
+    @r.on(any_message())
+    def explode(m: Inbound, c: Context) -> TextReply:
+        raise RuntimeError("kaput")
+
+    before = metrics.HANDLER_ERRORS.labels(handler="boom.explode")._value.get()
+    outcome = Dispatcher([r]).dispatch(text_in("x"), ctx())
+    assert outcome.error and outcome.handler == "boom.explode"
+    assert isinstance(outcome.reply, TextReply) and "稍后再试" in outcome.reply.content
+    assert metrics.HANDLER_ERRORS.labels(handler="boom.explode")._value.get() == before + 1
+    en = Dispatcher([r]).dispatch(text_in("x"), ctx(language="en"))
+    assert en.reply == TextReply("Sorry, something went wrong on our side. Please try again in a moment.")
+
+
+def test_a_failing_filter_is_caught_too() -> None:
+    r = Router("bad")
+    r.on(lambda m, c: 1 / 0 > 0)(lambda m, c: TextReply("never"))
+    outcome = Dispatcher([r]).dispatch(text_in("x"), ctx())
+    assert outcome.error and outcome.reply is not None
+
+
+@pytest.mark.parametrize("group", ["a:b"])
+def test_group_names_cannot_contain_colons(group: str) -> None:
+    with pytest.raises(ValueError):
+        type("Bad", (StateGroup,), {}, group=group)
