@@ -108,7 +108,7 @@ def build_requests(n: int, safe: bool, openids: int, run_tag: int) -> list[tuple
     """N distinct signed requests (path+query, body); encrypted in safe mode."""
     from wechatpy.crypto import WeChatCrypto
 
-    crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
+    crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID + "x")  # the "safe" account's app id
     ts = str(int(time.time()))
     out = []
     for i in range(n):

@@ -74,6 +74,7 @@ class AppSettings:
     public_url: str = "http://127.0.0.1:5000"
     secure_cookies: bool = False
     reply_budget_ms: int = 3500
+    write_behind_ms: int = 200
     login_attempts_per_15min: int = 10
     proxy_hops: int = 0
 

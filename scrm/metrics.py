@@ -19,6 +19,8 @@ WEBHOOK_SECONDS = Histogram("scrm_webhook_seconds", "Webhook handling time", ["a
 HANDLER_ERRORS = Counter("scrm_handler_errors_total", "Handler exceptions caught by the dispatcher", ["handler"])
 DEFERRED_REPLIES = Counter("scrm_deferred_replies_total", "Replies that missed the budget and went to the outbox")
 DELIVERIES = Counter("scrm_deliveries_total", "Outbox rows finished by status", ["channel", "status"])
+WRITE_BEHIND_LOST = Counter("scrm_write_behind_lost_total",
+                            "Push bookkeeping entries lost after a failed write-behind flush and its retry")
 WECHAT_API_CALLS = Counter("scrm_wechat_api_calls_total", "Calls to the WeChat API", ["endpoint", "errcode"])
 
 

@@ -32,6 +32,12 @@ def _child_exit(_server: Any, worker: Any) -> None:
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
+def _worker_exit(_server: Any, _worker: Any) -> None:
+    from scrm.services import writebehind
+
+    writebehind.shutdown()  # buffered push bookkeeping must reach the database before the worker goes
+
+
 def serve_web(settings: Settings, *, config_path: str | None, host: str, port: int, workers: int,
               dev: bool = False, threads: int = 8) -> None:
     """Serve the web role on host:port (gunicorn gthread workers unless `dev`)."""
@@ -53,6 +59,6 @@ def serve_web(settings: Settings, *, config_path: str | None, host: str, port: i
     _gunicorn_app(factory, {
         "bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": threads,
         "timeout": 30, "graceful_timeout": 20, "keepalive": 5, "accesslog": None,
-        "child_exit": _child_exit, "max_requests": 20000, "max_requests_jitter": 2000,
+        "child_exit": _child_exit, "worker_exit": _worker_exit, "max_requests": 20000, "max_requests_jitter": 2000,
         "proc_name": "scrm-web",
     }).run()

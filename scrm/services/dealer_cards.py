@@ -1,4 +1,8 @@
-"""Read-only dealer facts the bot shows: a dealer's card and the list of active dealers."""
+"""Read-only dealer facts the bot shows: a dealer's card and the list of active dealers.
+
+Cards are cached per process and dropped together whenever any dealer changes (content_cache's
+`dealers` token, replaced on every committed Dealer change), so a push reads no SQL once warm.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from scrm import db
 from scrm.models import Dealer
+from scrm.services import content_cache
 
 
 @dataclass(frozen=True)
@@ -44,10 +49,25 @@ def card_in(s: Session, dealer_id: int | None) -> DealerCard | None:
     return _card(d) if d is not None and d.active else None
 
 
+def _card_map(_scope: str) -> dict[int, DealerCard | None]:
+    return {}  # filled lazily, one dealer at a time, until the token changes
+
+
+_cards: content_cache.Versioned[str, dict[int, DealerCard | None]] = content_cache.Versioned(
+    content_cache.DEALERS, _card_map)
+
+
 def dealer_card(dealer_id: int | None) -> DealerCard | None:
     """The card of an active dealer (None when unknown or inactive)."""
+    if dealer_id is None:
+        return None
+    cards = _cards.get("all")
+    if dealer_id in cards:
+        return cards[dealer_id]
     with db.transaction() as s:
-        return card_in(s, dealer_id)
+        card = card_in(s, dealer_id)
+    cards[dealer_id] = card
+    return card
 
 
 def active_dealers(account_id: int, limit: int = 10) -> list[DealerCard]:

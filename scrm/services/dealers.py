@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from scrm import db
 from scrm.models import Dealer, QrScene, SceneKind, StaffUser
-from scrm.services import audit
+from scrm.services import audit, content_cache  # noqa: F401  (content_cache: bumps bot caches on commit)
 from scrm.services.accounts import settings_for_id
 from scrm.services.errors import DomainError
 from scrm.services.paging import Page, paginate

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from scrm import db, runtime
 from scrm.models import Dealer, KeywordReply, MatchMode, ReplyKind, StaffUser
-from scrm.services import audit, reply_template
+from scrm.services import audit, content_cache, reply_template  # noqa: F401  (content_cache: bumps bot caches on commit)
 from scrm.services.errors import Forbidden
 from scrm.services.paging import Page, paginate
 from scrm.services.scope import Perm, Scope

@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
 
 import sqlalchemy as sa
 from jinja2 import Template, TemplateError, nodes
@@ -23,7 +22,8 @@ from jinja2.sandbox import SandboxedEnvironment
 from scrm import db, runtime
 from scrm.db import utcnow
 from scrm.models import KeywordReply, MatchMode, ReplyKind
-from scrm.services import messages
+from scrm.services import content_cache, writebehind
+from scrm.services.content_cache import Versioned
 from scrm.services.dealer_cards import DealerCard, dealer_card
 from scrm.textnorm import normalize
 
@@ -67,49 +67,9 @@ class DealerVars:
 
 
 _KW: sa.Table = KeywordReply.__table__  # type: ignore[assignment]
-# Only what ranking needs; the chosen row is read in full by use() (UPDATE ... RETURNING).
-_CANDIDATES = sa.select(_KW.c.id, _KW.c.dealer_id, _KW.c.keyword, _KW.c.match, _KW.c.priority).where(
-    _KW.c.account_id == sa.bindparam("account_id"), _KW.c.enabled.is_(True),
-    sa.or_(_KW.c.dealer_id.is_(None), _KW.c.dealer_id == sa.bindparam("dealer_id")))
-
-
-def _rank(row: Any, norm: str, exact_only: bool) -> tuple[int, int, int, int] | None:
-    """Sort key of a row that answers `norm` (smaller wins), or None when it does not answer it."""
-    keyword = normalize(row.keyword)
-    if not keyword:
-        return None
-    if row.match == MatchMode.EXACT:
-        if keyword != norm:
-            return None
-        mode = 0
-    elif exact_only:
-        if keyword != norm:
-            return None
-        mode = 1
-    elif keyword in norm:
-        mode = 1
-    else:
-        return None
-    return (0 if row.dealer_id is not None else 1, mode, -row.priority, row.id)
-
-
-def find_id(account_id: int, dealer_id: int | None, text: str, *, exact_only: bool = False) -> int | None:
-    """The id of the reply that answers `text` (a read: no hit counted, nothing committed)."""
-    norm = normalize(text)
-    if not norm:
-        return None
-    rows = db.session().execute(_CANDIDATES, {"account_id": account_id, "dealer_id": dealer_id})
-    ranked = [(r, row.id) for row in rows if (r := _rank(row, norm, exact_only)) is not None]
-    return min(ranked)[1] if ranked else None
-
-
-def find(account_id: int, dealer_id: int | None, text: str, *, exact_only: bool = False) -> KeywordReply | None:
-    """The reply that answers `text`, without counting a hit."""
-    reply_id = find_id(account_id, dealer_id, text, exact_only=exact_only)
-    if reply_id is None:
-        return None
-    with db.transaction() as s:
-        return s.get(KeywordReply, reply_id)
+_ENABLED = sa.select(_KW.c.id, _KW.c.dealer_id, _KW.c.keyword, _KW.c.match, _KW.c.priority, _KW.c.kind, _KW.c.text,
+                     _KW.c.news_title, _KW.c.news_description, _KW.c.news_url, _KW.c.news_pic_url).where(
+    _KW.c.account_id == sa.bindparam("account_id"), _KW.c.enabled.is_(True))
 
 
 @dataclass(frozen=True)
@@ -125,17 +85,107 @@ class KeywordAnswer:
     news_pic_url: str
 
 
-_USE = (sa.update(_KW).where(_KW.c.id == sa.bindparam("reply_id")).values(hits=_KW.c.hits + 1)
-        .returning(_KW.c.id, _KW.c.kind, _KW.c.text, _KW.c.news_title, _KW.c.news_description, _KW.c.news_url,
-                   _KW.c.news_pic_url))
+@dataclass(frozen=True)
+class _Candidate:
+    id: int
+    dealer_id: int | None
+    norm: str
+    priority: int
+
+
+@dataclass(frozen=True)
+class KeywordSet:
+    """An account's enabled replies, keywords normalised once: exact rows by keyword, contains rows."""
+
+    exact: dict[str, tuple[_Candidate, ...]]
+    contains: tuple[_Candidate, ...]
+    answers: dict[int, KeywordAnswer]
+
+
+def _load(account_id: int) -> KeywordSet:
+    exact: dict[str, list[_Candidate]] = {}
+    contains: list[_Candidate] = []
+    answers: dict[int, KeywordAnswer] = {}
+    with db.transaction() as s:
+        rows = s.execute(_ENABLED, {"account_id": account_id}).all()
+    for row in rows:
+        norm = normalize(row.keyword)
+        if not norm:
+            continue
+        cand = _Candidate(row.id, row.dealer_id, norm, row.priority)
+        if row.match == MatchMode.EXACT:
+            exact.setdefault(norm, []).append(cand)
+        else:
+            contains.append(cand)
+        answers[row.id] = KeywordAnswer(row.id, row.kind, row.text, row.news_title, row.news_description,
+                                        row.news_url, row.news_pic_url)
+        if row.kind == ReplyKind.TEXT and "{" in row.text:
+            _compiled(row.text)  # compile staff templates once, at load time
+    return KeywordSet({k: tuple(v) for k, v in exact.items()}, tuple(contains), answers)
+
+
+_sets: Versioned[int, KeywordSet] = Versioned(content_cache.KEYWORDS, _load)
+
+
+def keyword_set(account_id: int) -> KeywordSet:
+    """The account's enabled replies, current as of this push (reloaded after any edit)."""
+    return _sets.get(account_id)
+
+
+def find_id(account_id: int, dealer_id: int | None, text: str, *, exact_only: bool = False) -> int | None:
+    """The id of the reply that answers `text` (a read: no hit counted, nothing committed).
+
+    Rank (smaller wins): the follower's dealer's rows first, exact rows before contains rows, then
+    higher priority, then the older row.
+    """
+    norm = normalize(text)
+    if not norm:
+        return None
+    ks = keyword_set(account_id)
+    best: tuple[int, int, int, int] | None = None
+    for c in ks.exact.get(norm, ()):
+        if c.dealer_id is None or c.dealer_id == dealer_id:
+            rank = (0 if c.dealer_id is not None else 1, 0, -c.priority, c.id)
+            best = rank if best is None or rank < best else best
+    for c in ks.contains:
+        if (c.dealer_id is None or c.dealer_id == dealer_id) and (c.norm == norm if exact_only else c.norm in norm):
+            rank = (0 if c.dealer_id is not None else 1, 1, -c.priority, c.id)
+            best = rank if best is None or rank < best else best
+    return best[3] if best is not None else None
+
+
+def find(account_id: int, dealer_id: int | None, text: str, *, exact_only: bool = False) -> KeywordReply | None:
+    """The reply that answers `text`, without counting a hit."""
+    reply_id = find_id(account_id, dealer_id, text, exact_only=exact_only)
+    if reply_id is None:
+        return None
+    with db.transaction() as s:
+        return s.get(KeywordReply, reply_id)
+
+
+_ANSWER = sa.select(_KW.c.account_id, _KW.c.id, _KW.c.kind, _KW.c.text, _KW.c.news_title, _KW.c.news_description,
+                    _KW.c.news_url, _KW.c.news_pic_url).where(_KW.c.id == sa.bindparam("reply_id"))
 
 
 def use(reply_id: int) -> KeywordAnswer | None:
-    """Count one use of a reply and return what to answer (None if it was deleted meanwhile)."""
+    """Count one use of a reply and return what to answer (None if it was deleted meanwhile).
+
+    The answer comes from the account's cached set; the hit is counted through the write-behind.
+    """
+    for account_id in _sets.scopes():
+        loaded = _sets.loaded(account_id)
+        if loaded is not None and reply_id in loaded.answers:
+            ks = _sets.peek(account_id)  # still current? (the token was read with this push)
+            if ks is not None and reply_id in ks.answers:
+                writebehind.count_hit(account_id, reply_id)
+                return ks.answers[reply_id]
+            break
     with db.transaction() as s:
-        messages.relaxed(s)
-        row = s.execute(_USE, {"reply_id": reply_id}).first()
-    return KeywordAnswer(*row) if row else None
+        row = s.execute(_ANSWER, {"reply_id": reply_id}).first()
+    if row is None:
+        return None
+    writebehind.count_hit(row.account_id, reply_id)
+    return KeywordAnswer(*row[1:])
 
 
 def record_hit(reply_id: int) -> None:

@@ -56,14 +56,22 @@ def _row(account_id: int, follower_id: int | None, direction: Direction, msg_typ
             "handler": handler[:64], "created_at": at}
 
 
-def log_exchange(*, account_id: int, follower_id: int | None, entry: LogEntry, received_at: datetime,
-                 reply_type: str = "", reply_content: str = "", handler: str = "") -> None:
-    """Log an inbound push and, when there was one, our answer: one insert of one or two rows."""
+def log_rows(*, account_id: int, entry: LogEntry, received_at: datetime, reply_type: str = "",
+             reply_content: str = "", handler: str = "", follower_id: int | None = None) -> list[dict[str, Any]]:
+    """The message_logs rows of an inbound push and, when there was one, our answer."""
     rows = [_row(account_id, follower_id, Direction.IN, entry.msg_type, entry.event, entry.content, entry.msg_id,
                  "", received_at)]
     if reply_type:
         rows.append(_row(account_id, follower_id, Direction.OUT, reply_type, "", reply_content, "", handler,
                          utcnow()))
+    return rows
+
+
+def log_exchange(*, account_id: int, follower_id: int | None, entry: LogEntry, received_at: datetime,
+                 reply_type: str = "", reply_content: str = "", handler: str = "") -> None:
+    """Log an inbound push and, when there was one, our answer: one insert of one or two rows."""
+    rows = log_rows(account_id=account_id, entry=entry, received_at=received_at, reply_type=reply_type,
+                    reply_content=reply_content, handler=handler, follower_id=follower_id)
     with db.transaction() as s:
         relaxed(s)
         s.execute(_INSERT_LOG, rows)

@@ -96,7 +96,8 @@ class Dispatcher:
         return Outcome(reply=None)
 
 
-def _entry(msg: Inbound) -> LogEntry:
+def log_entry(msg: Inbound) -> LogEntry:
+    """How the message log keeps this push."""
     if msg.msg_type == "text":
         content = msg.content
     elif msg.is_event:
@@ -135,7 +136,7 @@ def process(msg: Inbound, *, account: AccountSettings, account_id: int, settings
                            msg.dedupe_id)
             outcome = Outcome(reply=None, busy=True)
     reply_type, reply_content = describe(outcome.reply) if outcome.reply is not None else ("", "")
-    messages.log_exchange(account_id=account_id, follower_id=follower_id, entry=_entry(msg), received_at=received_at,
+    messages.log_exchange(account_id=account_id, follower_id=follower_id, entry=log_entry(msg), received_at=received_at,
                           reply_type=reply_type, reply_content=reply_content, handler=outcome.handler)
     return Outcome(reply=outcome.reply, handler=outcome.handler, error=outcome.error, busy=outcome.busy,
                    follower_id=follower_id, dealer_id=follower.dealer_id if follower else None)

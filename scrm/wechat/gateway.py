@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,12 +26,13 @@ from flask import Flask
 from scrm import metrics, runtime
 from scrm.config import AccountSettings, Settings
 from scrm.services import accounts, messages
-from scrm.wechat import parse, signature
+from scrm.wechat import fastpath, parse, signature
 from scrm.wechat.budget import Late, runner
 from scrm.wechat.conversation import RedisConversationStore
 from scrm.wechat.crypto import CryptoError, MessageCrypto, SignatureMismatch
 from scrm.wechat.dedupe import Deduper
 from scrm.wechat.dispatcher import Dispatcher, Outcome, process
+from scrm.wechat.fastpath import FastPath
 from scrm.wechat.inbound import Inbound
 from scrm.wechat.replies import SUCCESS, to_custom_payload, to_xml
 
@@ -66,6 +68,7 @@ class Gateway:
     deduper: Deduper
     _stores: dict[str, RedisConversationStore] = field(default_factory=dict)
     _cryptos: dict[str, MessageCrypto] = field(default_factory=dict)
+    _fast: dict[str, FastPath] = field(default_factory=dict)
 
     def store(self, account: AccountSettings) -> RedisConversationStore:
         """The conversation store of an account."""
@@ -121,6 +124,14 @@ class Gateway:
             xml = self.crypto(account).encrypt_reply(xml, args.get("nonce", ""), str(int(time.time())))
         return Result(200, xml, "ok", XML_TYPE)
 
+    def fast(self, account: AccountSettings) -> FastPath:
+        """The hot path of an account."""
+        fp = self._fast.get(account.slug)
+        if fp is None:
+            fp = self._fast[account.slug] = FastPath(account, self.settings, self.deduper, self.store(account),
+                                                     self.dispatcher)
+        return fp
+
     def handle_post(self, account: AccountSettings, args: Any, body: bytes) -> Result:
         """A verified-size POST: signature, decode, dedupe, dispatch, reply."""
         if not signature.check_request(account.token, args.get("signature", ""), args.get("timestamp", ""),
@@ -130,11 +141,24 @@ class Gateway:
         if isinstance(decoded, Result):
             return decoded
         msg = decoded
+        if fastpath.eligible(msg):
+            return self._handle_fast(account, args, msg)
         if not self.deduper.claim(account.app_id, msg.dedupe_id):
-            stored = self.deduper.reply_for_retry(account.app_id, msg.dedupe_id)
-            if stored is not None or not self.deduper.claim(account.app_id, msg.dedupe_id):
-                result = self.reply_body(account, args, stored or SUCCESS)
-                return Result(result.status, result.body, "dup", result.content_type)
+            dup = self._retry(account, args, msg)
+            if dup is not None:
+                return dup
+        return self._handle_slow(account, args, msg)
+
+    def _retry(self, account: AccountSettings, args: Any, msg: Inbound) -> Result | None:
+        """A retry gets the first arrival's reply; None when the first failed and this one claimed it."""
+        stored = self.deduper.reply_for_retry(account.app_id, msg.dedupe_id)
+        if stored is not None or not self.deduper.claim(account.app_id, msg.dedupe_id):
+            result = self.reply_body(account, args, stored or SUCCESS)
+            return Result(result.status, result.body, "dup", result.content_type)
+        return None
+
+    def _handle_slow(self, account: AccountSettings, args: Any, msg: Inbound) -> Result:
+        """Dispatch a claimed push the ordinary way (synchronous bookkeeping, blocking lock)."""
         try:
             xml = self._dispatch(account, msg)
         except Exception:
@@ -143,13 +167,33 @@ class Gateway:
         self.deduper.remember(account.app_id, msg.dedupe_id, xml)
         return self.reply_body(account, args, xml)
 
-    def _dispatch(self, account: AccountSettings, msg: Inbound) -> str:
+    def _handle_fast(self, account: AccountSettings, args: Any, msg: Inbound) -> Result:
+        """The hot path (fastpath.py); a retry or a busy follower takes the ordinary way."""
         account_id = accounts.account_id(account.slug)
+        fp = self.fast(account)
+        claim = fp.begin(account_id, msg)
+        if not claim.claimed:
+            return self._retry(account, args, msg) or self._handle_slow(account, args, msg)
+        if claim.token is None:
+            return self._handle_slow(account, args, msg)
+        late = fp.on_late(account_id, msg, claim, self._deferrer(account, account_id, msg))
+        try:
+            done = runner.run(self.app, lambda: fp.work(account_id, msg, claim),
+                              self.settings.app.reply_budget_ms / 1000, late)
+        except Late:
+            self.deduper.remember(account.app_id, msg.dedupe_id, SUCCESS)
+            return self.reply_body(account, args, SUCCESS)
+        if done.error is not None or done.outcome is None:
+            fp.release(claim, msg, unclaim=True)
+            raise done.error or RuntimeError("dispatch produced nothing")
+        reply = done.outcome.reply
+        xml = SUCCESS if reply is None else to_xml(reply, to_user=msg.openid, from_user=msg.to_user,
+                                                  answering_message=msg.is_message)
+        fp.finish(account_id, msg, claim, done, reply_body=xml)
+        return self.reply_body(account, args, xml)
 
-        def job() -> Outcome:
-            return process(msg, account=account, account_id=account_id, settings=self.settings,
-                           store=self.store(account), dispatcher=self.dispatcher)
-
+    def _deferrer(self, account: AccountSettings, account_id: int, msg: Inbound) -> Callable[[Outcome], None]:
+        """What happens to a reply that missed the budget: it goes to the outbox."""
         def late(outcome: Outcome) -> None:
             if outcome.reply is None:
                 return
@@ -158,9 +202,18 @@ class Gateway:
                                  payload=to_custom_payload(outcome.reply))
             metrics.DEFERRED_REPLIES.inc()
             logger.info("reply to msg %s by %s went to the outbox", msg.dedupe_id, outcome.handler)
+        return late
+
+    def _dispatch(self, account: AccountSettings, msg: Inbound) -> str:
+        account_id = accounts.account_id(account.slug)
+
+        def job() -> Outcome:
+            return process(msg, account=account, account_id=account_id, settings=self.settings,
+                           store=self.store(account), dispatcher=self.dispatcher)
 
         try:
-            outcome = runner.run(self.app, job, self.settings.app.reply_budget_ms / 1000, late)
+            outcome = runner.run(self.app, job, self.settings.app.reply_budget_ms / 1000,
+                                 self._deferrer(account, account_id, msg))
         except Late:
             return SUCCESS
         if outcome.reply is None:

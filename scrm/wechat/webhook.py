@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, request
+from flask.blueprints import BlueprintSetupState
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from scrm import metrics
 from scrm.config import Settings
@@ -13,6 +16,32 @@ from scrm.wechat.gateway import MAX_BODY, TEXT_TYPE, Result, gateway_for
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("wechat", __name__)
+_children: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+
+class _NoWebhookSession(SecureCookieSessionInterface):
+    """The cookie session, except for WeChat's pushes: they carry no cookie and need none."""
+
+    def open_session(self, app: Flask, request: Any) -> SecureCookieSession | None:
+        if request.path.startswith("/wechat/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
+@bp.record_once
+def _skip_sessions(state: BlueprintSetupState) -> None:
+    app: Any = state.app
+    if type(app.session_interface) is SecureCookieSessionInterface:
+        app.session_interface = _NoWebhookSession()
+
+
+def _metrics(label: str, outcome: str) -> tuple[Any, Any]:
+    """The labelled children, looked up once per (account, outcome)."""
+    pair = _children.get((label, outcome))
+    if pair is None:
+        pair = _children[(label, outcome)] = (metrics.WEBHOOK_REQUESTS.labels(account=label, outcome=outcome),
+                                              metrics.WEBHOOK_SECONDS.labels(account=label))
+    return pair
 
 
 def _read_body() -> bytes | None:
@@ -25,8 +54,9 @@ def _read_body() -> bytes | None:
 
 
 def _respond(result: Result, label: str, started: float) -> Response:
-    metrics.WEBHOOK_REQUESTS.labels(account=label, outcome=result.outcome).inc()
-    metrics.WEBHOOK_SECONDS.labels(account=label).observe(time.perf_counter() - started)
+    requests, seconds = _metrics(label, result.outcome)
+    requests.inc()
+    seconds.observe(time.perf_counter() - started)
     response = Response(result.body, status=result.status, content_type=result.content_type)
     response.headers["X-Content-Type-Options"] = "nosniff"  # echostr is echoed: never let it be sniffed as HTML
     response.headers["Cache-Control"] = "no-store"

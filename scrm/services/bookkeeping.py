@@ -1,0 +1,139 @@
+"""The bookkeeping of a push that does not decide its reply, and how a batch of it is written.
+
+One `Entry` per push: the follower's touch (last interaction, kind, the customer-service allowance
+reset, creation if new), the message-log rows, keyword hits. `write(entries)` stores a batch in ONE
+transaction of three multi-row statements: the followers upsert (`ON CONFLICT (account_id, openid)
+DO UPDATE ... RETURNING id`), the logs with those ids, and the hit counters (`UPDATE ... FROM
+(VALUES ...)`). Entries may arrive late and out of order (several processes buffer them), so the
+upsert only moves times forward and only re-subscribes a follower for an interaction after their
+last unfollow. Rows are sorted by key so concurrent writers lock them in the same order.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from scrm import db
+from scrm.models import Follower, KeywordReply, MessageLog
+
+_FOLLOWERS: sa.Table = Follower.__table__  # type: ignore[assignment]
+_LOGS: sa.Table = MessageLog.__table__  # type: ignore[assignment]
+_KW: sa.Table = KeywordReply.__table__  # type: ignore[assignment]
+_INSERT_LOG = sa.insert(_LOGS)
+_RELAXED = sa.text("SET LOCAL synchronous_commit TO OFF")
+# Pushes that prove the person follows the account right now (WECHAT.md §4.3).
+PROVES_FOLLOWING = frozenset({"message", "click", "scan"})
+
+
+@dataclass
+class Entry:
+    """One push's bookkeeping; `openid` empty for a bare hit count (no follower, no log)."""
+
+    account_id: int
+    openid: str = ""
+    at: datetime | None = None           # when the push arrived
+    kind: str | None = None              # interaction kind; None refreshes nothing
+    is_message: bool = False
+    subscribed: bool = True              # for a follower created by this entry
+    logs: list[dict[str, Any]] = field(default_factory=list)  # message_logs rows without follower_id
+    hits: list[int] = field(default_factory=list)             # keyword reply ids used
+
+
+def _newest(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None:
+        return b
+    return a if b is None or a >= b else b
+
+
+def _touch_rows(entries: Sequence[Entry]) -> list[dict[str, Any]]:
+    """One row per follower (a statement may not update a row twice), merged, sorted by key."""
+    rows: dict[tuple[int, str], dict[str, Any]] = {}
+    for e in entries:
+        if not e.openid or e.at is None:
+            continue
+        interaction = e.at if e.kind is not None else None
+        new: dict[str, Any] = {
+            "account_id": e.account_id, "openid": e.openid, "subscribed": e.subscribed, "created_at": e.at,
+            "last_interaction_at": interaction, "interaction_kind": e.kind or "", "cs_sent_since_interaction": 0,
+            "last_message_at": e.at if e.is_message else None}
+        old = rows.get((e.account_id, e.openid))
+        if old is None:
+            rows[(e.account_id, e.openid)] = new
+            continue
+        old["created_at"] = min(old["created_at"], new["created_at"])
+        if new["last_interaction_at"] is not None and _newest(new["last_interaction_at"],
+                                                              old["last_interaction_at"]) is new["last_interaction_at"]:
+            old["last_interaction_at"], old["interaction_kind"] = new["last_interaction_at"], new["interaction_kind"]
+        old["last_message_at"] = _newest(old["last_message_at"], new["last_message_at"])
+    return [rows[k] for k in sorted(rows)]
+
+
+_upserts: dict[str, Any] = {}
+
+
+def _upsert(dialect: str) -> Any:
+    """The batch touch: insert new followers; for known ones move times forward only."""
+    stmt = _upserts.get(dialect)
+    if stmt is not None:
+        return stmt
+    ins: Any = postgresql.insert(_FOLLOWERS) if dialect == "postgresql" else sqlite.insert(_FOLLOWERS)
+    ex, f = ins.excluded, _FOLLOWERS.c
+    newer = sa.and_(ex.last_interaction_at.is_not(None),
+                    sa.or_(f.last_interaction_at.is_(None), ex.last_interaction_at >= f.last_interaction_at))
+    later_message = sa.and_(ex.last_message_at.is_not(None),
+                            sa.or_(f.last_message_at.is_(None), ex.last_message_at > f.last_message_at))
+    # Only an interaction after the last unfollow proves they follow again (a late entry must not
+    # undo an unsubscribe that happened after it).
+    # Literal kinds, not an expanding IN: the statement runs as an executemany.
+    proving = sa.or_(*(ex.interaction_kind == sa.literal_column(f"'{k}'") for k in sorted(PROVES_FOLLOWING)))
+    resubscribe = sa.and_(proving, ex.last_interaction_at.is_not(None),
+                          sa.or_(f.unsubscribed_at.is_(None), ex.last_interaction_at > f.unsubscribed_at))
+    stmt = ins.values(
+        account_id=sa.bindparam("account_id"), openid=sa.bindparam("openid"), subscribed=sa.bindparam("subscribed"),
+        created_at=sa.bindparam("created_at"), last_interaction_at=sa.bindparam("last_interaction_at"),
+        interaction_kind=sa.bindparam("interaction_kind"),
+        cs_sent_since_interaction=sa.bindparam("cs_sent_since_interaction"),
+        last_message_at=sa.bindparam("last_message_at"),
+    ).on_conflict_do_update(index_elements=[f.account_id, f.openid], set_={
+        "last_interaction_at": sa.case((newer, ex.last_interaction_at), else_=f.last_interaction_at),
+        "interaction_kind": sa.case((newer, ex.interaction_kind), else_=f.interaction_kind),
+        "cs_sent_since_interaction": sa.case((newer, 0), else_=f.cs_sent_since_interaction),
+        "last_message_at": sa.case((later_message, ex.last_message_at), else_=f.last_message_at),
+        "subscribed": sa.case((resubscribe, sa.true()), else_=f.subscribed),
+    }).returning(f.id, f.account_id, f.openid)
+    _upserts[dialect] = stmt
+    return stmt
+
+
+def _hit_update(hits: Counter[int]) -> Any:
+    values = sa.values(sa.column("id", sa.Integer), sa.column("n", sa.Integer), name="v").data(sorted(hits.items()))
+    return (sa.update(_KW).where(_KW.c.id == values.c.id).values(hits=_KW.c.hits + values.c.n)
+            .execution_options(synchronize_session=False))
+
+
+def write(entries: Sequence[Entry]) -> None:
+    """Store a batch of entries in one transaction (commit without waiting for the disk)."""
+    touches = _touch_rows(entries)
+    hits: Counter[int] = Counter(h for e in entries for h in e.hits)
+    if not touches and not hits:
+        return
+    with db.engine().begin() as conn:
+        dialect = conn.dialect.name
+        if dialect == "postgresql":
+            conn.execute(_RELAXED)
+        ids: dict[tuple[int, str], int] = {}
+        if touches:
+            for row in conn.execute(_upsert(dialect), touches):
+                ids[(row.account_id, row.openid)] = row.id
+        logs = [dict(r, follower_id=ids.get((e.account_id, e.openid))) for e in entries for r in e.logs]
+        if logs:
+            conn.execute(_INSERT_LOG, logs)
+        if hits:
+            conn.execute(_hit_update(hits))
