@@ -2,7 +2,9 @@
 
 Both apps are served the same way (gunicorn, gthread workers) and driven by wrk at the same
 concurrency, with a text message that our app answers from a keyword reply, in plaintext and in
-safe (AES) mode. Our app runs on PostgreSQL and Redis, as in production.
+safe (AES) mode. Our app runs on PostgreSQL and Redis, as in production. A third app, "bareredis",
+is the bare echo app plus the Redis work DESIGN.md asks of every push (dedupe claim, follower lock,
+conversation read, reply store, unlock) in two pipelines: the floor that design sets.
 
     python bench/webhook.py --size 20000 --duration 10 --connections 32 --workers 2
 
@@ -39,6 +41,8 @@ APP_ID = "wxbench000000001"
 KEYWORD, ANSWER = "价格", "本店保养套餐 599 元起，详询 021-58881234。"
 
 BARE_APP = '''
+import os
+import redis
 from flask import Flask, request
 from wechatpy import parse_message, create_reply
 from wechatpy.crypto import WeChatCrypto
@@ -48,6 +52,9 @@ from wechatpy.exceptions import InvalidSignatureException
 TOKEN, AES_KEY, APP_ID = {token!r}, {aes!r}, {app_id!r}
 crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
 app = Flask(__name__)
+# With BARE_REDIS_URL set, the echo app also does the Redis work DESIGN.md asks of every push, in two
+# pipelines like ours: dedupe claim + follower lock + conversation read, then reply store + unlock.
+R = redis.Redis.from_url(os.environ["BARE_REDIS_URL"]) if os.environ.get("BARE_REDIS_URL") else None
 
 @app.route("/wechat/<slug>", methods=["POST"])
 def hook(slug):
@@ -61,7 +68,18 @@ def hook(slug):
     if safe:
         body = crypto.decrypt_message(body, a["msg_signature"], a["timestamp"], a["nonce"])
     msg = parse_message(body)
+    if R is not None:
+        p = R.pipeline(transaction=False)
+        p.set("scrmbenchbare:seen:" + str(msg.id), "1", nx=True, ex=300)
+        p.set("scrmbenchbare:lock:" + msg.source, "t", nx=True, px=10000)
+        p.get("scrmbenchbare:conv:" + msg.source)
+        p.execute()
     xml = create_reply("echo: " + (getattr(msg, "content", "") or ""), msg).render()
+    if R is not None:
+        p = R.pipeline(transaction=False)
+        p.set("scrmbenchbare:seen:" + str(msg.id), xml, ex=300)
+        p.delete("scrmbenchbare:lock:" + msg.source)
+        p.execute()
     if safe:
         xml = crypto.encrypt_message(xml, a["nonce"], a["timestamp"])
     return xml, 200, {{"Content-Type": "application/xml"}}
@@ -218,13 +236,18 @@ api_base_url = "http://127.0.0.1:9/sandbox/wx"
                             stderr=open(workdir / "ours.log", "wb"), start_new_session=True)
 
 
-def start_bare(workdir: Path, port: int, workers: int, threads: int, safe_app_id: str) -> subprocess.Popen[bytes]:
+def start_bare(workdir: Path, port: int, workers: int, threads: int, safe_app_id: str,
+               with_redis: bool = False) -> subprocess.Popen[bytes]:
     """The bare wechatpy + Flask echo app under gunicorn with the same worker settings."""
     (workdir / "bare_app.py").write_text(BARE_APP.format(token=TOKEN, aes=AES_KEY, app_id=safe_app_id))
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    env = {k: v for k, v in os.environ.items() if k != "BARE_REDIS_URL"}
+    if with_redis:
+        env["BARE_REDIS_URL"] = REDIS_URL
     return subprocess.Popen([gunicorn, "-b", f"127.0.0.1:{port}", "-w", str(workers), "-k", "gthread",
                              "--threads", str(threads), "--keep-alive", "5", "bare_app:app"], cwd=workdir,
-                            stdout=subprocess.DEVNULL, stderr=open(workdir / "bare.log", "wb"), start_new_session=True)
+                            stdout=subprocess.DEVNULL, stderr=open(workdir / "bare.log", "ab"), start_new_session=True,
+                            env=env)
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -312,14 +335,18 @@ def main() -> None:
         for mode in ("plain", "safe"):
             reqs = build_requests(args.size, mode == "safe", args.openids, run_tag + (mode == "safe"))
             scenarios[mode] = (reqs, write_lua(reqs, workdir, mode))
-        port_ours, port_bare = _free_port(), _free_port()
+        port_ours, port_bare, port_bare_redis = _free_port(), _free_port(), _free_port()
         ours = start_ours(workdir, db_url, port_ours, args.workers, args.threads)
         bare = start_bare(workdir, port_bare, args.workers, args.threads, APP_ID + "x")
-        procs += [ours, bare]
+        bare_redis = start_bare(workdir, port_bare_redis, args.workers, args.threads, APP_ID + "x", with_redis=True)
+        procs += [ours, bare, bare_redis]
         wait_up(f"http://127.0.0.1:{port_ours}/healthz", ours)
         wait_up(f"http://127.0.0.1:{port_bare}/", bare)
+        wait_up(f"http://127.0.0.1:{port_bare_redis}/", bare_redis)
+        apps = (("ours", port_ours, ANSWER), ("bare", port_bare, "echo: " + KEYWORD),
+                ("bareredis", port_bare_redis, "echo: " + KEYWORD))
         for mode, (reqs, script) in scenarios.items():
-            for name, port, expect in (("ours", port_ours, ANSWER), ("bare", port_bare, "echo: " + KEYWORD)):
+            for name, port, expect in apps:
                 base = f"http://127.0.0.1:{port}"
                 check_reply(base, reqs, expect, mode == "safe")
                 log(f"{mode}/{name}: warm-up")
@@ -330,6 +357,8 @@ def main() -> None:
                 for key, value in res.items():
                     figures[f"{mode}_{name}_{key}"] = round(value, 2)
             figures[f"{mode}_throughput_ratio"] = round(figures[f"{mode}_ours_rps"] / figures[f"{mode}_bare_rps"], 3)
+            figures[f"{mode}_bareredis_ratio"] = round(
+                figures[f"{mode}_bareredis_rps"] / figures[f"{mode}_bare_rps"], 3)
             if figures[f"{mode}_ours_rps"] * (args.duration + 2) > args.size:
                 log(f"note: {mode} sent more requests than --size distinct messages; repeats hit the dedupe path")
         rss = worker_rss_mb(ours.pid)
@@ -356,7 +385,7 @@ def _clear_redis() -> None:
     import redis
 
     r = redis.Redis.from_url(REDIS_URL)
-    for key in r.scan_iter(match="scrmbench*", count=1000):
+    for key in r.scan_iter(match="scrmbench*", count=10000):
         r.delete(key)
 
 

@@ -51,6 +51,7 @@ class AccountSettings:
     app_secret: str
     token: str
     encoding_aes_key: str = ""
+    encoding_aes_key_previous: str = ""
     api_base_url: str = WECHAT_API_BASE
     language: str = "zh"
     menu: tuple[MenuButton, ...] = ()
@@ -258,14 +259,17 @@ def _account(slug: str, data: dict[str, Any]) -> AccountSettings:
     aes = str(data.get("encoding_aes_key", ""))
     if aes and not _AES_KEY.match(aes):
         raise ConfigError(f"[{where}] encoding_aes_key: must be 43 letters and digits (or empty for plaintext)")
+    previous = str(data.get("encoding_aes_key_previous", ""))
+    if previous and (not aes or not _AES_KEY.match(previous)):
+        raise ConfigError(f"[{where}] encoding_aes_key_previous: must be 43 letters and digits, beside a current key")
     token = str(data["token"])
     if not re.match(r"^[A-Za-z0-9]{3,32}$", token):
         raise ConfigError(f"[{where}] token: must be 3-32 letters and digits")
     lang = str(data.get("language", "zh"))
     if lang not in ("zh", "en"):
         raise ConfigError(f"[{where}] language: must be zh or en")
-    extra = set(data) - {"name", "app_id", "app_secret", "token", "encoding_aes_key", "api_base_url",
-                         "language", "menu"}
+    extra = set(data) - {"name", "app_id", "app_secret", "token", "encoding_aes_key", "encoding_aes_key_previous",
+                         "api_base_url", "language", "menu"}
     if extra:
         raise ConfigError(f"[{where}] {sorted(extra)[0]}: unknown setting")
     base = str(data.get("api_base_url") or WECHAT_API_BASE).rstrip("/")
@@ -273,6 +277,7 @@ def _account(slug: str, data: dict[str, Any]) -> AccountSettings:
         raise ConfigError(f"[{where}] api_base_url: must start with http:// or https://")
     return AccountSettings(slug=slug, name=str(data.get("name", slug)), app_id=str(data["app_id"]),
                            app_secret=str(data["app_secret"]), token=token, encoding_aes_key=aes,
+                           encoding_aes_key_previous=previous,
                            api_base_url=base, language=lang, menu=_menu(slug, data.get("menu", [])))
 
 

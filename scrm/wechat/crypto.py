@@ -41,14 +41,18 @@ def aes_key(encoding_aes_key: str) -> bytes:
 class MessageCrypto:
     """Encrypt and decrypt pushes and replies of one official account."""
 
-    def __init__(self, token: str, encoding_aes_key: str, app_id: str) -> None:
+    def __init__(self, token: str, encoding_aes_key: str, app_id: str, previous_key: str = "") -> None:
         self.token = token
         self.app_id = app_id
         self._key = aes_key(encoding_aes_key)
+        # After a key change in the WeChat console, pushes already under way still use the old key
+        # (WECHAT.md §1.3): decryption tries it second; replies always use the current key.
+        self._old_key = aes_key(previous_key) if previous_key else None
         self._app_id_bytes = app_id.encode("ascii")
 
-    def _cipher(self) -> Cipher[modes.CBC]:
-        return Cipher(algorithms.AES(self._key), modes.CBC(self._key[:16]))
+    def _cipher(self, key: bytes | None = None) -> Cipher[modes.CBC]:
+        key = key or self._key
+        return Cipher(algorithms.AES(key), modes.CBC(key[:16]))
 
     def encrypt(self, text: str, random_prefix: bytes | None = None) -> str:
         """Base64 ciphertext of `text` (random 16 bytes, length, text, app id, padding)."""
@@ -63,7 +67,15 @@ class MessageCrypto:
         return base64.b64encode(enc.update(plain) + enc.finalize()).decode("ascii")
 
     def decrypt(self, encrypted: str) -> str:
-        """The XML inside `encrypted`; CryptoError if anything about it is wrong."""
+        """The XML inside `encrypted` (current key, then the previous one); CryptoError if it is wrong."""
+        try:
+            return self._decrypt(encrypted, self._key)
+        except CryptoError:
+            if self._old_key is None:
+                raise
+            return self._decrypt(encrypted, self._old_key)
+
+    def _decrypt(self, encrypted: str, key: bytes) -> str:
         if not encrypted or len(encrypted) > _MAX_ENCRYPTED:
             raise CryptoError("empty or oversized ciphertext")
         try:
@@ -72,7 +84,7 @@ class MessageCrypto:
             raise CryptoError("invalid base64") from exc
         if len(raw) < BLOCK or len(raw) % 16:
             raise CryptoError("ciphertext is not whole AES blocks")
-        dec = self._cipher().decryptor()
+        dec = self._cipher(key).decryptor()
         plain = dec.update(raw) + dec.finalize()
         pad = plain[-1]
         if not 1 <= pad <= BLOCK or plain[-pad:] != bytes([pad]) * pad:

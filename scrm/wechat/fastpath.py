@@ -1,10 +1,12 @@
 """The hot path for ordinary messages and menu clicks: two Redis round trips and, once warm, no SQL.
 
-1. One pipeline: claim the push (`SET NX EX`), take the follower's lock (`SET NX PX`, random
-   token), read the conversation, the follower's cached profile and the content version tokens.
+1. One Lua script (hotscripts.BEGIN): claim the push (`SET NX EX`), take the follower's lock
+   (`SET NX PX`, random token; dropped again at once for a retry), read the conversation, the
+   follower's cached profile and the content version tokens.
 2. Dispatch exactly as the slow path does (same routers, same `Context`), under the reply budget.
-3. One pipeline: remember the reply for retries, save the conversation if it changed, refill the
-   profile if it was missing (compare-and-set), release the lock (compare-and-delete, EVALSHA).
+3. One Lua script (hotscripts.FINISH): remember the reply for retries, save the conversation if it
+   changed, refill the profile if it was missing (compare-and-set), release the lock
+   (compare-and-delete). Both run by EVALSHA, re-sent with EVAL after a Redis restart.
 4. The bookkeeping (touch, message log, keyword hits) goes to the write-behind.
 
 A profile miss (a follower we have not cached) costs one synchronous upsert, the old `touch`.
@@ -18,16 +20,14 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import redis as redis_lib
 
 from scrm.config import AccountSettings, Settings
 from scrm.db import utcnow
 from scrm.services import content_cache, follower_cache, followers, messages, writebehind
 from scrm.services.bookkeeping import Entry
 from scrm.services.followers import FollowerRef
-from scrm.wechat.conversation import _RELEASE, LOCK_TIMEOUT, Conversation, RedisConversationStore
+from scrm.wechat import hotscripts
+from scrm.wechat.conversation import LOCK_TIMEOUT, Conversation, RedisConversationStore
 from scrm.wechat.dedupe import PENDING, Deduper
 from scrm.wechat.dispatcher import Dispatcher, Outcome, log_entry
 from scrm.wechat.inbound import Inbound
@@ -46,7 +46,7 @@ def eligible(msg: Inbound) -> bool:
 
 @dataclass
 class Claim:
-    """What the first pipeline found."""
+    """What the first round trip found."""
 
     claimed: bool
     token: str | None                      # the lock token, None when the follower was busy
@@ -57,38 +57,12 @@ class Claim:
 
 @dataclass
 class Done:
-    """What the dispatch produced, and what the second pipeline must write."""
+    """What the dispatch produced, and what the second round trip must write."""
 
     outcome: Outcome | None = None
     conv: Conversation | None = None
     profile: tuple[str, str] | None = None  # (value read, value to set) for the compare-and-set
     error: Exception | None = None
-
-
-class _Scripts:
-    """Lua scripts run by EVALSHA inside pipelines (re-sent with EVAL after a Redis restart)."""
-
-    def __init__(self, redis: redis_lib.Redis) -> None:
-        self.redis = redis
-        self.source = {"release": _RELEASE, "cas": follower_cache.CAS_SCRIPT}
-        self.sha: dict[str, str] = {}
-
-    def queue(self, pipe: Any, calls: list[tuple[int, str, tuple[Any, ...]]], name: str, *args: Any) -> None:
-        if name not in self.sha:
-            self.sha[name] = str(self.redis.script_load(self.source[name]))
-        calls.append((len(pipe.command_stack), name, args))
-        pipe.evalsha(self.sha[name], 1, *args)
-
-    def execute(self, pipe: Any, calls: list[tuple[int, str, tuple[Any, ...]]]) -> list[Any]:
-        results: list[Any] = pipe.execute(raise_on_error=False)
-        for index, name, args in calls:
-            if isinstance(results[index], redis_lib.exceptions.NoScriptError):
-                self.sha.pop(name, None)
-                results[index] = self.redis.eval(self.source[name], 1, *args)
-        for r in results:
-            if isinstance(r, Exception):
-                raise r
-        return results
 
 
 class FastPath:
@@ -99,25 +73,20 @@ class FastPath:
         self.account, self.settings = account, settings
         self.deduper, self.store, self.dispatcher = deduper, store, dispatcher
         self.redis = store.redis
-        self.scripts = _Scripts(self.redis)
+        self._begin = hotscripts.Script(self.redis, hotscripts.BEGIN)
+        self._finish = hotscripts.Script(self.redis, hotscripts.FINISH)
 
     def begin(self, account_id: int, msg: Inbound) -> Claim:
-        """Pipeline 1: claim, lock, conversation, profile, version tokens."""
+        """Round trip 1: claim, lock, conversation, profile, version tokens (one script)."""
         token = os.urandom(16).hex()
         vkeys = content_cache.push_version_keys(account_id)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.set(self.deduper.key(self.account.app_id, msg.dedupe_id), PENDING, nx=True, ex=self.deduper.ttl)
-        pipe.set(self.store.lock_key(msg.openid), token, nx=True, px=_LOCK_MS)
-        pipe.get(self.store.key(msg.openid))
-        pipe.get(follower_cache.key(account_id, msg.openid))
-        pipe.mget(vkeys)
-        claimed, locked, conv_raw, profile_raw, tokens = pipe.execute()
+        keys = [self.deduper.key(self.account.app_id, msg.dedupe_id), self.store.lock_key(msg.openid),
+                self.store.key(msg.openid), follower_cache.key(account_id, msg.openid), *vkeys]
+        # A retry (claim taken) gets no lock: the script drops the one it took, the first arrival's business.
+        claimed, locked, conv_raw, profile_raw, *tokens = self._begin(
+            keys, [PENDING, self.deduper.ttl, token, _LOCK_MS])
         versions = dict(zip(vkeys, tokens, strict=True))
-        claim = Claim(bool(claimed), token if locked else None, conv_raw, profile_raw, versions)
-        if locked and not claimed:
-            self.release(claim, msg)  # a retry: the lock is the first arrival's business
-            claim.token = None
-        return claim
+        return Claim(bool(claimed), token if locked else None, conv_raw, profile_raw, versions)
 
     def work(self, account_id: int, msg: Inbound, claim: Claim) -> Done:
         """Dispatch under the claim (runs on the budget's worker thread); never raises."""
@@ -156,32 +125,30 @@ class FastPath:
                                     follower_id=ref.id, dealer_id=ref.dealer_id), conv=conv, profile=profile)
 
     def finish(self, account_id: int, msg: Inbound, claim: Claim, done: Done, reply_body: str | None) -> None:
-        """Pipeline 2: remember the reply (unless None), save the conversation, refill the profile, unlock."""
-        pipe = self.redis.pipeline(transaction=False)
-        calls: list[tuple[int, str, tuple[Any, ...]]] = []
-        if reply_body is not None:
-            pipe.set(self.deduper.key(self.account.app_id, msg.dedupe_id), reply_body, ex=self.deduper.ttl)
+        """Round trip 2: remember the reply (unless None), save the conversation, refill the profile, unlock."""
+        conv_op, conv_json = "", ""
         conv, outcome = done.conv, done.outcome
         if conv is not None and conv.changed and outcome is not None and not outcome.error:
-            if conv.is_empty():
-                pipe.delete(self.store.key(msg.openid))
-            else:
-                pipe.set(self.store.key(msg.openid), conv.to_json(), px=self.store.ttl_ms)
+            conv_op, conv_json = ("del", "") if conv.is_empty() else ("set", conv.to_json())
             conv.changed = False
-        if done.profile is not None:
-            self.scripts.queue(pipe, calls, "cas", follower_cache.key(account_id, msg.openid), *done.profile,
-                               follower_cache.TTL_SECONDS)
-        self.scripts.queue(pipe, calls, "release", self.store.lock_key(msg.openid), claim.token)
-        self.scripts.execute(pipe, calls)
+        read, fill = done.profile if done.profile is not None else ("", "")
+        self._finish(self._finish_keys(account_id, msg),
+                     ["" if reply_body is None else "set", reply_body or "", self.deduper.ttl,
+                      conv_op, conv_json, self.store.ttl_ms,
+                      "" if done.profile is None else "cas", read, fill, follower_cache.TTL_SECONDS,
+                      claim.token or ""])
 
     def release(self, claim: Claim, msg: Inbound, *, unclaim: bool = False) -> None:
         """Give up: release the lock, and the claim too when the push must run again on a retry."""
-        pipe = self.redis.pipeline(transaction=False)
-        calls: list[tuple[int, str, tuple[Any, ...]]] = []
-        if unclaim:
-            pipe.delete(self.deduper.key(self.account.app_id, msg.dedupe_id))
-        self.scripts.queue(pipe, calls, "release", self.store.lock_key(msg.openid), claim.token)
-        self.scripts.execute(pipe, calls)
+        self._finish(self._finish_keys(None, msg),
+                     ["del" if unclaim else "", "", self.deduper.ttl, "", "", self.store.ttl_ms,
+                      "", "", "", follower_cache.TTL_SECONDS, claim.token or ""])
+
+    def _finish_keys(self, account_id: int | None, msg: Inbound) -> list[str]:
+        # release() touches no profile; any key stands in for it (the script does not read it then).
+        profile = follower_cache.key(account_id, msg.openid) if account_id is not None else self.store.key(msg.openid)
+        return [self.deduper.key(self.account.app_id, msg.dedupe_id), self.store.key(msg.openid), profile,
+                self.store.lock_key(msg.openid)]
 
     def on_late(self, account_id: int, msg: Inbound, claim: Claim,
                 defer: Callable[[Outcome], None]) -> Callable[[Done], None]:

@@ -84,7 +84,8 @@ class Gateway:
         """The cipher of a safe-mode account."""
         c = self._cryptos.get(account.slug)
         if c is None:
-            c = self._cryptos[account.slug] = MessageCrypto(account.token, account.encoding_aes_key, account.app_id)
+            c = self._cryptos[account.slug] = MessageCrypto(account.token, account.encoding_aes_key, account.app_id,
+                                                            account.encoding_aes_key_previous)
         return c
 
     def handshake(self, account: AccountSettings, args: Any) -> Result:

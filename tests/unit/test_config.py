@@ -65,6 +65,8 @@ def test_config_path_from_environment(tmp_path: Path) -> None:
     ({**BASE, "accounts": {"b": {**ACCOUNT, "token": "x"}}}, "[accounts.b] token"),
     ({**BASE, "accounts": {"b": {**ACCOUNT, "encoding_aes_key": "tooshort"}}}, "[accounts.b] encoding_aes_key"),
     ({**BASE, "accounts": {"b": {**ACCOUNT, "api_base_url": "ftp://x"}}}, "[accounts.b] api_base_url"),
+    ({**BASE, "accounts": {"b": {**ACCOUNT, "encoding_aes_key_previous": "a" * 43}}},
+     "[accounts.b] encoding_aes_key_previous"),
     ({**BASE, "accounts": {"b": {**ACCOUNT, "language": "fr"}}}, "[accounts.b] language"),
     ({**BASE, "accounts": {"B!": ACCOUNT}}, "[accounts.B!]"),
     ({**BASE, "accounts": {"a": ACCOUNT, "b": ACCOUNT}}, "share one app_id"),

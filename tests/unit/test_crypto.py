@@ -120,3 +120,18 @@ def test_bad_padding_and_bad_length_field_raise_crypto_error() -> None:
     pad = 32 - len(too_long) % 32
     with pytest.raises(CryptoError, match="length"):
         c.decrypt(_raw_cipher(too_long + bytes([pad]) * pad))
+
+
+def test_previous_key_still_decrypts_during_rotation_and_replies_use_the_new_key() -> None:
+    old_key, new_key = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "A" * 43
+    before = MessageCrypto("tok", old_key, "wxrotate").encrypt("<xml>in flight</xml>")
+    after = MessageCrypto("tok", new_key, "wxrotate").encrypt("<xml>new</xml>")
+    rotating = MessageCrypto("tok", new_key, "wxrotate", previous_key=old_key)
+    assert rotating.decrypt(before) == "<xml>in flight</xml>"
+    assert rotating.decrypt(after) == "<xml>new</xml>"
+    reply = rotating.encrypt("<xml>reply</xml>")
+    assert MessageCrypto("tok", new_key, "wxrotate").decrypt(reply) == "<xml>reply</xml>"
+    with pytest.raises(CryptoError):
+        MessageCrypto("tok", old_key, "wxrotate").decrypt(reply)
+    with pytest.raises(CryptoError):  # without the previous key the in-flight push is refused
+        MessageCrypto("tok", new_key, "wxrotate").decrypt(before)
