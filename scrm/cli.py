@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -199,6 +200,37 @@ def menu_show(ctx: click.Context, account_slug: str, remote: bool) -> None:
             click.echo(f"error: {exc.message}", err=True)
             sys.exit(1)
     click.echo(json.dumps(menu, ensure_ascii=False, indent=2))
+
+
+@main.group("import")
+def import_group() -> None:
+    """Import files exported from the dealer system."""
+
+
+@import_group.command("customers")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--dealer", "dealer_code", required=True, help="Dealer code.")
+@click.option("--account", "account_slug", default=None, help="Official account slug (when codes repeat).")
+@click.option("--report", "report", type=click.Path(path_type=Path), default=None,
+              help="Where rejected rows go (default: FILE.rejected.csv next to FILE).")
+@click.option("--header-map", "header_map", type=click.Path(path_type=Path), default=None,
+              help="TOML file with extra header synonyms ([headers] \"客户手机\" = \"mobile\").")
+@click.pass_context
+def import_customers(ctx: click.Context, file: Path, dealer_code: str, account_slug: str | None,
+                     report: Path | None, header_map: Path | None) -> None:
+    """Import customers and vehicles from CSV (UTF-8 or GBK) or XLSX; re-running is safe."""
+    from scrm.services.errors import DomainError
+    from scrm.services.imports.cli import run_import_cli
+
+    app = _app(ctx.find_root())
+    with app.app_context():
+        try:
+            lines = run_import_cli(file, dealer_code=dealer_code, account_slug=account_slug, report=report,
+                                   header_map=header_map)
+        except DomainError as exc:
+            click.echo(f"error: {exc.message % exc.params if exc.params else exc.message}", err=True)
+            sys.exit(1)
+    click.echo("\n".join(lines))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 21:10:45.888644
+Create Date: 2026-11-22 22:29:05.079165
 """
 
 from __future__ import annotations
@@ -53,6 +53,37 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('dealers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_dealers_account_id'), ['account_id'], unique=False)
+
+    op.create_table('customers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('external_id', sa.String(length=64), nullable=True),
+    sa.Column('name', sa.String(length=64), nullable=True),
+    sa.Column('mobile', sa.String(length=11), nullable=True),
+    sa.Column('landline', sa.String(length=20), nullable=True),
+    sa.Column('gender', sa.Enum('male', 'female', name='gender', native_enum=False, length=8), nullable=True),
+    sa.Column('birthday', sa.Date(), nullable=True),
+    sa.Column('city', sa.String(length=50), nullable=True),
+    sa.Column('source', sa.String(length=50), nullable=True),
+    sa.Column('stage', sa.Enum('lead', 'prospect', 'owner', 'lost', name='stage', native_enum=False, length=16), nullable=False),
+    sa.Column('tags', sa.JSON(), nullable=False),
+    sa.Column('consent_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('consent_text', sa.Text(), nullable=True),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('merged_into_id', sa.Integer(), nullable=True),
+    sa.Column('erased_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_customers_account_id_accounts')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_customers_dealer_id_dealers')),
+    sa.ForeignKeyConstraint(['merged_into_id'], ['customers.id'], name=op.f('fk_customers_merged_into_id_customers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_customers')),
+    sa.UniqueConstraint('dealer_id', 'external_id', name=op.f('uq_customers_dealer_id_external_id')),
+    sa.UniqueConstraint('dealer_id', 'mobile', name=op.f('uq_customers_dealer_id_mobile'))
+    )
+    with op.batch_alter_table('customers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_customers_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_customers_merged_into_id'), ['merged_into_id'], unique=False)
 
     op.create_table('staff_users',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -136,6 +167,32 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_followers_dealer_id'), ['dealer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_followers_last_interaction_at'), ['last_interaction_at'], unique=False)
 
+    op.create_table('import_jobs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('customers', 'repair_orders', name='importkind', native_enum=False, length=16), nullable=False),
+    sa.Column('filename', sa.String(length=255), nullable=False),
+    sa.Column('status', sa.Enum('pending', 'running', 'done', 'failed', name='importstatus', native_enum=False, length=16), nullable=False),
+    sa.Column('total', sa.Integer(), nullable=False),
+    sa.Column('created', sa.Integer(), nullable=False),
+    sa.Column('updated', sa.Integer(), nullable=False),
+    sa.Column('unchanged', sa.Integer(), nullable=False),
+    sa.Column('rejected', sa.Integer(), nullable=False),
+    sa.Column('report_path', sa.String(length=500), nullable=False),
+    sa.Column('started_by', sa.Integer(), nullable=True),
+    sa.Column('started_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('error', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_import_jobs_account_id_accounts')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_import_jobs_dealer_id_dealers')),
+    sa.ForeignKeyConstraint(['started_by'], ['staff_users.id'], name=op.f('fk_import_jobs_started_by_staff_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_import_jobs'))
+    )
+    with op.batch_alter_table('import_jobs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_import_jobs_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_import_jobs_dealer_id'), ['dealer_id'], unique=False)
+
     op.create_table('keyword_replies',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -177,6 +234,94 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('menu_versions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_menu_versions_account_id'), ['account_id'], unique=False)
+
+    op.create_table('staff_notes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=True),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_staff_notes_account_id_accounts')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_staff_notes_customer_id_customers')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_staff_notes_dealer_id_dealers')),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff_users.id'], name=op.f('fk_staff_notes_staff_id_staff_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_notes'))
+    )
+    with op.batch_alter_table('staff_notes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_staff_notes_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_staff_notes_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_staff_notes_dealer_id'), ['dealer_id'], unique=False)
+
+    op.create_table('timeline_entries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('detail', sa.JSON(), nullable=False),
+    sa.Column('occurred_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_timeline_entries_account_id_accounts')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_timeline_entries_customer_id_customers')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_timeline_entries_dealer_id_dealers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_timeline_entries'))
+    )
+    with op.batch_alter_table('timeline_entries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_timeline_entries_account_id'), ['account_id'], unique=False)
+        batch_op.create_index('ix_timeline_entries_customer_occurred', ['customer_id', 'occurred_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_timeline_entries_dealer_id'), ['dealer_id'], unique=False)
+
+    op.create_table('vehicles',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('vin', sa.String(length=17), nullable=True),
+    sa.Column('plate', sa.String(length=10), nullable=True),
+    sa.Column('brand', sa.String(length=50), nullable=True),
+    sa.Column('model', sa.String(length=100), nullable=True),
+    sa.Column('model_year', sa.Integer(), nullable=True),
+    sa.Column('purchase_date', sa.Date(), nullable=True),
+    sa.Column('mileage', sa.Integer(), nullable=True),
+    sa.Column('mileage_date', sa.Date(), nullable=True),
+    sa.Column('last_service_date', sa.Date(), nullable=True),
+    sa.Column('last_service_mileage', sa.Integer(), nullable=True),
+    sa.Column('insurance_expiry', sa.Date(), nullable=True),
+    sa.Column('warranty_expiry', sa.Date(), nullable=True),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_vehicles_account_id_accounts')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_vehicles_customer_id_customers')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_vehicles_dealer_id_dealers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_vehicles')),
+    sa.UniqueConstraint('dealer_id', 'vin', name=op.f('uq_vehicles_dealer_id_vin'))
+    )
+    with op.batch_alter_table('vehicles', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_vehicles_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_vehicles_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index('ix_vehicles_dealer_plate', ['dealer_id', 'plate'], unique=False)
+
+    op.create_table('customer_bindings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('follower_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('bound_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_customer_bindings_account_id_accounts')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_customer_bindings_customer_id_customers')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_customer_bindings_dealer_id_dealers')),
+    sa.ForeignKeyConstraint(['follower_id'], ['followers.id'], name=op.f('fk_customer_bindings_follower_id_followers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_bindings')),
+    sa.UniqueConstraint('follower_id', 'dealer_id', name=op.f('uq_customer_bindings_follower_id_dealer_id'))
+    )
+    with op.batch_alter_table('customer_bindings', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_customer_bindings_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_customer_bindings_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_customer_bindings_dealer_id'), ['dealer_id'], unique=False)
 
     op.create_table('deliveries',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -257,11 +402,42 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_qr_scenes_account_id'), ['account_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_qr_scenes_dealer_id'), ['dealer_id'], unique=False)
 
+    op.create_table('repair_orders',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('vehicle_id', sa.Integer(), nullable=True),
+    sa.Column('external_id', sa.String(length=64), nullable=False),
+    sa.Column('date', sa.Date(), nullable=False),
+    sa.Column('type', sa.String(length=50), nullable=False),
+    sa.Column('amount', sa.Numeric(precision=12, scale=2), nullable=True),
+    sa.Column('mileage', sa.Integer(), nullable=True),
+    sa.Column('advisor', sa.String(length=64), nullable=False),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_repair_orders_account_id_accounts')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_repair_orders_customer_id_customers')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_repair_orders_dealer_id_dealers')),
+    sa.ForeignKeyConstraint(['vehicle_id'], ['vehicles.id'], name=op.f('fk_repair_orders_vehicle_id_vehicles')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_repair_orders')),
+    sa.UniqueConstraint('dealer_id', 'external_id', name=op.f('uq_repair_orders_dealer_id_external_id'))
+    )
+    with op.batch_alter_table('repair_orders', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_repair_orders_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_repair_orders_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_repair_orders_vehicle_id'), ['vehicle_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('repair_orders', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_repair_orders_vehicle_id'))
+        batch_op.drop_index(batch_op.f('ix_repair_orders_customer_id'))
+        batch_op.drop_index(batch_op.f('ix_repair_orders_account_id'))
+
+    op.drop_table('repair_orders')
     with op.batch_alter_table('qr_scenes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_qr_scenes_dealer_id'))
         batch_op.drop_index(batch_op.f('ix_qr_scenes_account_id'))
@@ -279,6 +455,30 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_deliveries_dealer_id'))
 
     op.drop_table('deliveries')
+    with op.batch_alter_table('customer_bindings', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_customer_bindings_dealer_id'))
+        batch_op.drop_index(batch_op.f('ix_customer_bindings_customer_id'))
+        batch_op.drop_index(batch_op.f('ix_customer_bindings_account_id'))
+
+    op.drop_table('customer_bindings')
+    with op.batch_alter_table('vehicles', schema=None) as batch_op:
+        batch_op.drop_index('ix_vehicles_dealer_plate')
+        batch_op.drop_index(batch_op.f('ix_vehicles_customer_id'))
+        batch_op.drop_index(batch_op.f('ix_vehicles_account_id'))
+
+    op.drop_table('vehicles')
+    with op.batch_alter_table('timeline_entries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_timeline_entries_dealer_id'))
+        batch_op.drop_index('ix_timeline_entries_customer_occurred')
+        batch_op.drop_index(batch_op.f('ix_timeline_entries_account_id'))
+
+    op.drop_table('timeline_entries')
+    with op.batch_alter_table('staff_notes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_staff_notes_dealer_id'))
+        batch_op.drop_index(batch_op.f('ix_staff_notes_customer_id'))
+        batch_op.drop_index(batch_op.f('ix_staff_notes_account_id'))
+
+    op.drop_table('staff_notes')
     with op.batch_alter_table('menu_versions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_menu_versions_account_id'))
 
@@ -288,6 +488,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_keyword_replies_account_id'))
 
     op.drop_table('keyword_replies')
+    with op.batch_alter_table('import_jobs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_import_jobs_dealer_id'))
+        batch_op.drop_index(batch_op.f('ix_import_jobs_account_id'))
+
+    op.drop_table('import_jobs')
     with op.batch_alter_table('followers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_followers_last_interaction_at'))
         batch_op.drop_index(batch_op.f('ix_followers_dealer_id'))
@@ -307,6 +512,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_staff_users_account_id'))
 
     op.drop_table('staff_users')
+    with op.batch_alter_table('customers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_customers_merged_into_id'))
+        batch_op.drop_index(batch_op.f('ix_customers_account_id'))
+
+    op.drop_table('customers')
     with op.batch_alter_table('dealers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_dealers_account_id'))
 

@@ -120,7 +120,7 @@ def create_staff_cli(username: str, role: str, account_slug: str, dealer_code: s
                             dealer_id=dealer_id, display_name=display_name, actor=None)
     except DomainError as exc:
         problems = getattr(exc, "problems", None) or [exc]
-        text = "; ".join(_plain(p.message, p.params) for p in problems)
+        text = " ".join(_plain(p.message, p.params) for p in problems)
         raise Invalid(text) from exc
     return user.id
 

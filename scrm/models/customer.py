@@ -1,0 +1,182 @@
+"""A dealer's customer records: customers, their vehicles and service history, the timeline, notes,
+follower bindings, and the file imports that feed them.
+
+Every row carries `account_id` and `dealer_id`, so the generic dealer scoping rule covers it.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from scrm.db import Base, utcnow
+
+
+def _enum(e: type[enum.Enum], length: int = 16) -> sa.Enum:
+    return sa.Enum(e, native_enum=False, length=length, values_callable=lambda x: [m.value for m in x])
+
+
+class Stage(enum.StrEnum):
+    """Lifecycle stage of a customer."""
+
+    LEAD = "lead"
+    PROSPECT = "prospect"
+    OWNER = "owner"
+    LOST = "lost"
+
+
+class Gender(enum.StrEnum):
+    MALE = "male"
+    FEMALE = "female"
+
+
+class Customer(Base):
+    """A person on a dealer's books; mobile and the dealer system's id are unique per dealer when set."""
+
+    __tablename__ = "customers"
+    __table_args__ = (sa.UniqueConstraint("dealer_id", "mobile"), sa.UniqueConstraint("dealer_id", "external_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    dealer_id: Mapped[int] = mapped_column(sa.ForeignKey("dealers.id"))
+    external_id: Mapped[str | None] = mapped_column(sa.String(64))
+    name: Mapped[str | None] = mapped_column(sa.String(64))
+    mobile: Mapped[str | None] = mapped_column(sa.String(11))
+    landline: Mapped[str | None] = mapped_column(sa.String(20))
+    gender: Mapped[Gender | None] = mapped_column(_enum(Gender, 8))
+    birthday: Mapped[date | None]
+    city: Mapped[str | None] = mapped_column(sa.String(50))
+    source: Mapped[str | None] = mapped_column(sa.String(50))
+    stage: Mapped[Stage] = mapped_column(_enum(Stage), default=Stage.LEAD)
+    tags: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    consent_at: Mapped[datetime | None]
+    consent_text: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    erased_at: Mapped[datetime | None]
+
+
+class Vehicle(Base):
+    """A car owned by a customer; the VIN is unique per dealer when set."""
+
+    __tablename__ = "vehicles"
+    __table_args__ = (sa.UniqueConstraint("dealer_id", "vin"),
+                      sa.Index("ix_vehicles_dealer_plate", "dealer_id", "plate"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    dealer_id: Mapped[int] = mapped_column(sa.ForeignKey("dealers.id"))
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    vin: Mapped[str | None] = mapped_column(sa.String(17))
+    plate: Mapped[str | None] = mapped_column(sa.String(10))
+    brand: Mapped[str | None] = mapped_column(sa.String(50))
+    model: Mapped[str | None] = mapped_column(sa.String(100))
+    model_year: Mapped[int | None]
+    purchase_date: Mapped[date | None]
+    mileage: Mapped[int | None]
+    mileage_date: Mapped[date | None]
+    last_service_date: Mapped[date | None]
+    last_service_mileage: Mapped[int | None]
+    insurance_expiry: Mapped[date | None]
+    warranty_expiry: Mapped[date | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RepairOrder(Base):
+    """One workshop visit from the dealer system."""
+
+    __tablename__ = "repair_orders"
+    __table_args__ = (sa.UniqueConstraint("dealer_id", "external_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    dealer_id: Mapped[int] = mapped_column(sa.ForeignKey("dealers.id"))
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    vehicle_id: Mapped[int | None] = mapped_column(sa.ForeignKey("vehicles.id"), index=True)
+    external_id: Mapped[str] = mapped_column(sa.String(64))
+    date: Mapped[date]
+    type: Mapped[str] = mapped_column(sa.String(50), default="")
+    amount: Mapped[Decimal | None] = mapped_column(sa.Numeric(12, 2))
+    mileage: Mapped[int | None]
+    advisor: Mapped[str] = mapped_column(sa.String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TimelineEntry(Base):
+    """Something that happened to a customer; `title` is an English msgid translated on display."""
+
+    __tablename__ = "timeline_entries"
+    __table_args__ = (sa.Index("ix_timeline_entries_customer_occurred", "customer_id", "occurred_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    dealer_id: Mapped[int] = mapped_column(sa.ForeignKey("dealers.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"))
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    title: Mapped[str] = mapped_column(sa.String(200), default="")
+    detail: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StaffNote(Base):
+    """A free-text note a staff member wrote about a customer."""
+
+    __tablename__ = "staff_notes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    dealer_id: Mapped[int] = mapped_column(sa.ForeignKey("dealers.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    text: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CustomerBinding(Base):
+    """A follower linked to a customer; at most one customer per dealer for each follower."""
+
+    __tablename__ = "customer_bindings"
+    __table_args__ = (sa.UniqueConstraint("follower_id", "dealer_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    dealer_id: Mapped[int] = mapped_column(sa.ForeignKey("dealers.id"), index=True)
+    follower_id: Mapped[int] = mapped_column(sa.ForeignKey("followers.id"))
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    bound_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ImportKind(enum.StrEnum):
+    CUSTOMERS = "customers"
+    REPAIR_ORDERS = "repair_orders"
+
+
+class ImportStatus(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ImportJob(Base):
+    """One file import: its counts, its rejected-rows report, and how it ended."""
+
+    __tablename__ = "import_jobs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    dealer_id: Mapped[int] = mapped_column(sa.ForeignKey("dealers.id"), index=True)
+    kind: Mapped[ImportKind] = mapped_column(_enum(ImportKind))
+    filename: Mapped[str] = mapped_column(sa.String(255))
+    status: Mapped[ImportStatus] = mapped_column(_enum(ImportStatus), default=ImportStatus.PENDING)
+    total: Mapped[int] = mapped_column(default=0)
+    created: Mapped[int] = mapped_column(default=0)
+    updated: Mapped[int] = mapped_column(default=0)
+    unchanged: Mapped[int] = mapped_column(default=0)
+    rejected: Mapped[int] = mapped_column(default=0)
+    report_path: Mapped[str] = mapped_column(sa.String(500), default="")
+    started_by: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    error: Mapped[str] = mapped_column(sa.Text, default="")

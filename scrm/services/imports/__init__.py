@@ -1,0 +1,6 @@
+"""File imports from the dealer system: read, validate, upsert, report (see run.import_customers)."""
+
+from scrm.services.imports.readers import UnreadableFile
+from scrm.services.imports.run import ImportSummary, find_dealer, import_customers, load_header_map
+
+__all__ = ["ImportSummary", "UnreadableFile", "find_dealer", "import_customers", "load_header_map"]

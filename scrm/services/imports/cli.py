@@ -1,0 +1,40 @@
+"""`scrm import customers`: the import with a progress bar on stderr and a summary for the terminal."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from scrm import db
+from scrm.models import Account
+from scrm.services.accounts import settings_for, sync_accounts
+from scrm.services.imports.readers import open_table
+from scrm.services.imports.run import find_dealer, import_customers, load_header_map
+
+
+def run_import_cli(path: Path, *, dealer_code: str, account_slug: str | None, report: Path | None,
+                   header_map: Path | None) -> list[str]:
+    """Import `path` for the dealer; return the summary lines (DomainError for a whole-file failure)."""
+    sync_accounts()
+    dealer = find_dealer(dealer_code, account_slug)
+    account = db.session.get_one(Account, dealer.account_id)
+    language = settings_for(account.slug).language
+    db.session.remove()
+    extra = load_header_map(header_map) if header_map else None
+    with open_table(path) as table:  # fails fast, before a job row is written, on an unreadable file
+        length = table.size_hint
+    with click.progressbar(length=length, label=f"{path.name} → {dealer.code}", file=sys.stderr,
+                           show_pos=True) as bar:
+        summary = import_customers(path, dealer=dealer, report_path=report, header_map=extra, language=language,
+                                   progress=lambda n: bar.update(n))
+    return [
+        f"import job {summary.job_id}: {path.name} for dealer {dealer.code}",
+        f"total:     {summary.total}",
+        f"created:   {summary.created}",
+        f"updated:   {summary.updated}",
+        f"unchanged: {summary.unchanged}",
+        f"rejected:  {summary.rejected}",
+        f"report:    {summary.report_path if summary.report_path else 'none (no row was rejected)'}",
+    ]

@@ -1,0 +1,152 @@
+"""Validate one row of a customer file into customer and vehicle values, collecting every problem.
+
+The rules for each field live in `scrm.services.normalize`; this module knows which fields belong to
+the customer and which to the vehicle, which are required, and turns each `FieldError` into a
+`Problem` named after the file's own column header (so the report speaks the dealer's words).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from scrm.models import Stage
+from scrm.services import normalize
+from scrm.services.errors import Invalid
+from scrm.services.imports.readers import Cell
+
+CUSTOMER_FIELDS = ("external_id", "name", "mobile", "landline", "gender", "birthday", "city", "source", "stage")
+VEHICLE_FIELDS = ("vin", "plate", "brand", "model", "model_year", "purchase_date", "mileage", "mileage_date",
+                  "last_service_date", "last_service_mileage", "insurance_expiry", "warranty_expiry")
+DATE_FIELDS = ("birthday", "purchase_date", "mileage_date", "last_service_date", "insurance_expiry",
+               "warranty_expiry")
+TEXT_LIMITS = {"external_id": 64, "city": 50, "source": 50, "brand": 50, "model": 100}
+STAGES = {
+    "lead": Stage.LEAD, "线索": Stage.LEAD, "潜在客户": Stage.LEAD,
+    "prospect": Stage.PROSPECT, "潜客": Stage.PROSPECT, "意向": Stage.PROSPECT, "意向客户": Stage.PROSPECT,
+    "owner": Stage.OWNER, "车主": Stage.OWNER, "保有客户": Stage.OWNER, "成交": Stage.OWNER,
+    "lost": Stage.LOST, "战败": Stage.LOST, "流失": Stage.LOST,
+}
+_YEAR = re.compile(r"^(\d{4})(?:款|年款|年)?$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a row was refused: a msgid with params, about the file column `column` ("" for the row)."""
+
+    column: str
+    message: str
+    params: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class ParsedRow:
+    """One data row: its line, its original cells, and the normalised values (or its problems)."""
+
+    line: int
+    cells: dict[str, Cell]
+    customer: dict[str, Any] = field(default_factory=dict)
+    vehicle: dict[str, Any] | None = None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the row can be written."""
+        return not self.problems
+
+
+def parse_row(line: int, cells: dict[str, Cell], columns: dict[str, str]) -> ParsedRow:
+    """Validate one row; `columns` maps the file's header to a canonical field name."""
+    row = ParsedRow(line, cells)
+    header_of = {fld: header for header, fld in columns.items()}
+    values: dict[str, Any] = {}
+    for header, fld in columns.items():
+        try:
+            value = _RULES.get(fld, _plain)(fld, cells.get(header))
+        except Invalid as exc:
+            row.problems.append(Problem(header, exc.message, dict(exc.params)))
+            continue
+        if value is not None:
+            values[fld] = value
+    phone = values.pop("mobile", None)
+    if phone is not None:
+        values["mobile" if phone.kind == "mobile" else "landline"] = phone.value
+    # A customer number alone may name an existing customer; the upsert refuses it for a new one.
+    if not row.problems and not any(values.get(k) for k in ("name", "mobile", "external_id")):
+        row.problems.append(Problem("", "A row needs a customer name or a mobile number."))
+    vehicle = {k: values[k] for k in VEHICLE_FIELDS if k in values}
+    if vehicle and not (vehicle.get("vin") or vehicle.get("plate")):
+        columns_given = ", ".join(header_of[k] for k in vehicle)
+        row.problems.append(Problem("", "Vehicle details (%(columns)s) need a VIN or a plate number.",
+                                    {"columns": columns_given}))
+    row.customer = {k: values[k] for k in CUSTOMER_FIELDS if k in values}
+    row.vehicle = vehicle or None
+    return row
+
+
+def _plain(fld: str, raw: Cell) -> str | None:
+    """Free text (city, source, brand, ...): folded, trimmed, inner spaces collapsed, length-checked."""
+    if raw is None:
+        return None
+    text = " ".join(unicodedata.normalize("NFKC", str(raw)).split())
+    if not text:
+        return None
+    if any(unicodedata.category(ch) == "Cc" for ch in text):
+        raise normalize.FieldError(fld, "This text contains control characters.")
+    limit = TEXT_LIMITS.get(fld, 100)
+    if len(text) > limit:
+        raise normalize.FieldError(fld, "This text is too long: %(length)d characters, at most %(max)d.",
+                                   length=len(text), max=limit)
+    return text
+
+
+def _phone(fld: str, raw: Cell) -> normalize.Phone | None:
+    return normalize.phone(raw, field=fld)  # numbers from XLSX cells too (13812345678.0)
+
+
+def _stage(fld: str, raw: Cell) -> Stage | None:
+    text = _plain(fld, raw)
+    if text is None:
+        return None
+    stage = STAGES.get(text.lower())
+    if stage is None:
+        raise normalize.FieldError(fld, "Unknown customer stage “%(value)s”: use lead, prospect, owner or lost.",
+                                   value=text)
+    return stage
+
+
+def _model_year(fld: str, raw: Cell) -> int | None:
+    text = _plain(fld, raw)
+    if text is None:
+        return None
+    match = _YEAR.match(text.replace(" ", ""))
+    year = int(match.group(1)) if match else None
+    if year is None or not 1950 <= year <= 2100:
+        raise normalize.FieldError(fld, "Not a model year: “%(value)s” (write it like 2023).", value=text)
+    return year
+
+
+def _date(fld: str, raw: Cell) -> Any:
+    return normalize.parse_date(raw, fld)
+
+
+def _external_id(fld: str, raw: Cell) -> str | None:
+    return _plain(fld, str(raw) if isinstance(raw, int) else raw)
+
+
+_RULES: dict[str, Callable[[str, Cell], Any]] = {
+    "external_id": _external_id,
+    "name": lambda f, raw: normalize.person_name(raw),
+    "mobile": _phone,
+    "gender": lambda f, raw: normalize.gender(raw),
+    "stage": _stage,
+    "vin": lambda f, raw: normalize.vin(raw),
+    "plate": lambda f, raw: normalize.plate(raw),
+    "model_year": _model_year,
+    "mileage": lambda f, raw: normalize.mileage(raw),
+    "last_service_mileage": lambda f, raw: normalize.mileage(raw),
+    **dict.fromkeys(DATE_FIELDS, _date),
+}

@@ -1,0 +1,216 @@
+"""Write a batch of validated rows idempotently into one dealer's customers and vehicles.
+
+Matching: a customer by the dealer system's id, else by mobile; a vehicle by VIN, else by plate within
+its customer. Updating: a non-empty value from the file replaces the stored one, an empty cell never
+erases anything, and a dated reading (mileage, last service) only replaces an older one. A row whose
+values all equal the stored ones changes nothing, not even `updated_at`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from scrm.models import Customer, Gender, Stage, TimelineEntry, Vehicle
+from scrm.services.imports.customers import ParsedRow, Problem
+from scrm.services.normalize_base import N_
+
+CREATED, UPDATED, UNCHANGED, REJECTED = "created", "updated", "unchanged", "rejected"
+# (reading, its date): the file's reading wins only when it is not older than the stored one.
+DATED = (("mileage", "mileage_date"), ("last_service_mileage", "last_service_date"))
+
+
+@dataclass
+class Outcome:
+    """What happened to one row."""
+
+    status: str
+    problems: list[Problem] = field(default_factory=list)
+
+
+@dataclass
+class Batch:
+    """Where one batch is written."""
+
+    account_id: int
+    dealer_id: int
+    job_id: int
+    filename: str
+    now: datetime
+
+
+class _Index:
+    """The dealer's rows the batch can touch, loaded in two queries and kept current while writing."""
+
+    def __init__(self, s: Session, b: Batch, rows: list[ParsedRow]) -> None:
+        keyed = [r.customer for r in rows if "external_id" in r.customer or "mobile" in r.customer]
+        ext = {c["external_id"] for c in keyed if "external_id" in c}
+        mobiles = {c["mobile"] for c in keyed if "mobile" in c}
+        names = {r.customer["name"] for r in rows if r.customer not in keyed and "name" in r.customer}
+        vins = {r.vehicle["vin"] for r in rows if r.vehicle and "vin" in r.vehicle}
+        held = s.scalars(sa.select(Vehicle).where(Vehicle.dealer_id == b.dealer_id, Vehicle.vin.in_(vins))).all() \
+            if vins else []
+        cond = [Customer.external_id.in_(ext), Customer.mobile.in_(mobiles),
+                Customer.id.in_({v.customer_id for v in held}),
+                sa.and_(Customer.name.in_(names), Customer.mobile.is_(None), Customer.external_id.is_(None))]
+        found = s.scalars(sa.select(Customer).where(Customer.dealer_id == b.dealer_id, sa.or_(*cond))).all()
+        self.by_id = {c.id: c for c in found}
+        self.by_ext = {c.external_id: c for c in found if c.external_id}
+        self.by_mobile = {c.mobile: c for c in found if c.mobile}
+        # Rows without a customer number or mobile: the same name (and landline) of a record that has neither.
+        self.by_name: dict[tuple[str, str | None], Customer] = {
+            (c.name, c.landline): c for c in found if c.name and not c.mobile and not c.external_id}
+        vehicles = s.scalars(sa.select(Vehicle).where(Vehicle.customer_id.in_(self.by_id))).all() if found else []
+        self.by_vin = {v.vin: v for v in [*held, *vehicles] if v.vin}
+        self.by_plate: dict[tuple[int, str], Vehicle] = {}
+        for v in vehicles:
+            if v.plate:
+                self.by_plate.setdefault((v.customer_id, v.plate), v)
+        # A VIN claimed earlier in this batch by a customer that has no id yet.
+        self.vin_claims: dict[str, Customer] = {}
+
+
+def apply_batch(s: Session, b: Batch, rows: list[ParsedRow]) -> list[Outcome]:
+    """Write the valid rows of one batch (in the caller's transaction); one outcome per row, in order."""
+    index = _Index(s, b, [r for r in rows if r.ok])
+    plans: list[tuple[ParsedRow, Customer, bool, list[str]] | Outcome] = []
+    for row in rows:
+        if not row.ok:
+            plans.append(Outcome(REJECTED, row.problems))
+            continue
+        plan = _plan_customer(s, b, index, row)
+        plans.append(plan)
+    s.flush()  # new customers get their ids before their vehicles and timeline entries are written
+    outcomes = []
+    for plan in plans:
+        if isinstance(plan, Outcome):
+            outcomes.append(plan)
+            continue
+        row, customer, created, changed = plan
+        if row.vehicle is not None:
+            changed += _write_vehicle(s, b, index, customer, row.vehicle)
+        if created or changed:
+            _timeline(s, b, customer, row, created, changed)
+            if not created:
+                customer.updated_at = b.now
+        outcomes.append(Outcome(CREATED if created else UPDATED if changed else UNCHANGED))
+    return outcomes
+
+
+def _plan_customer(s: Session, b: Batch, index: _Index,
+                   row: ParsedRow) -> tuple[ParsedRow, Customer, bool, list[str]] | Outcome:
+    values = dict(row.customer)
+    ext, mobile = values.get("external_id"), values.get("mobile")
+    customer = index.by_ext.get(ext) if ext else None
+    owner = index.by_mobile.get(mobile) if mobile else None
+    vin = (row.vehicle or {}).get("vin")
+    if customer is None and not ext and not mobile:
+        holder = index.by_vin.get(vin) if vin else None
+        customer = index.by_id.get(holder.customer_id) if holder else index.by_name.get(
+            (str(values.get("name")), values.get("landline")))
+    elif customer is None:
+        customer = owner
+        if customer is not None and ext and customer.external_id and customer.external_id != ext:
+            return _reject("mobile", "The mobile number %(mobile)s belongs to customer number %(other)s "
+                           "in our records, not %(number)s.", mobile=mobile, other=customer.external_id, number=ext)
+    elif owner is not None and owner is not customer:
+        return _reject("mobile", "The mobile number %(mobile)s already belongs to another customer of this "
+                       "dealer.", mobile=mobile)
+    customer = _survivor(s, customer)
+    if vin:
+        holder = index.by_vin.get(vin)
+        claimed = index.vin_claims.get(vin)
+        if (holder is not None and (customer is None or holder.customer_id != customer.id)) or \
+                (claimed is not None and claimed is not customer):
+            return _reject("vin", "The VIN %(vin)s is already registered to another customer of this dealer.",
+                           vin=vin)
+    created = customer is None
+    if created and not values.get("name") and not values.get("mobile"):
+        return _reject("", "A row needs a customer name or a mobile number.")
+    if customer is None:
+        customer = Customer(account_id=b.account_id, dealer_id=b.dealer_id, stage=Stage.LEAD, tags=[],
+                            created_at=b.now, updated_at=b.now)
+        s.add(customer)
+    old_mobile = customer.mobile
+    changed = _assign(customer, _typed(values))
+    if mobile and old_mobile != mobile:
+        index.by_mobile.pop(old_mobile or "", None)
+        index.by_mobile[mobile] = customer
+    if customer.external_id:
+        index.by_ext.setdefault(customer.external_id, customer)
+    elif customer.name and not customer.mobile:
+        index.by_name.setdefault((customer.name, customer.landline), customer)
+    if vin:
+        index.vin_claims[vin] = customer
+    return row, customer, created, [] if created else changed
+
+
+def _survivor(s: Session, customer: Customer | None) -> Customer | None:
+    """Follow merges to the customer that absorbed this one (a merged record is never written again)."""
+    for _ in range(20):
+        if customer is None or customer.merged_into_id is None:
+            return customer
+        customer = s.get(Customer, customer.merged_into_id)
+    return customer
+
+
+def _write_vehicle(s: Session, b: Batch, index: _Index, customer: Customer, values: dict[str, Any]) -> list[str]:
+    vin, plate = values.get("vin"), values.get("plate")
+    vehicle = index.by_vin.get(vin) if vin else None
+    if vehicle is None and plate:
+        candidate = index.by_plate.get((customer.id, plate))
+        # The same plate with another VIN is another car (plates move to the owner's next car).
+        if candidate is not None and not (vin and candidate.vin and candidate.vin != vin):
+            vehicle = candidate
+    if vehicle is None:
+        vehicle = Vehicle(account_id=b.account_id, dealer_id=b.dealer_id, customer_id=customer.id,
+                          created_at=b.now, updated_at=b.now)
+        s.add(vehicle)
+        _assign(vehicle, values)
+        changed = ["vehicle"]
+    else:
+        for reading, when in DATED:
+            new_date, old_date = values.get(when), getattr(vehicle, when)
+            if reading in values and new_date and old_date and new_date < old_date:
+                values = {k: v for k, v in values.items() if k not in (reading, when)}
+        changed = [f"vehicle.{name}" for name in _assign(vehicle, values)]
+        if changed:
+            vehicle.updated_at = b.now
+    if vehicle.vin:
+        index.by_vin[vehicle.vin] = vehicle
+    if vehicle.plate:
+        index.by_plate.setdefault((customer.id, vehicle.plate), vehicle)
+    return changed
+
+
+def _assign(row: Any, values: dict[str, Any]) -> list[str]:
+    """Set each non-empty value that differs; return the names that changed."""
+    changed = []
+    for name, value in values.items():
+        if value is not None and getattr(row, name) != value:
+            setattr(row, name, value)
+            changed.append(name)
+    return changed
+
+
+def _typed(values: dict[str, Any]) -> dict[str, Any]:
+    if "gender" in values:
+        values["gender"] = Gender(values["gender"])
+    return values
+
+
+def _timeline(s: Session, b: Batch, customer: Customer, row: ParsedRow, created: bool, changed: list[str]) -> None:
+    s.add(TimelineEntry(
+        account_id=b.account_id, dealer_id=b.dealer_id, customer_id=customer.id,
+        kind="import.created" if created else "import.updated",
+        title=N_("Imported from a file") if created else N_("Updated by an import"),
+        detail={"job_id": b.job_id, "file": b.filename, "line": row.line, "fields": changed},
+        occurred_at=b.now, created_at=b.now))
+
+
+def _reject(field_name: str, message: str, **params: object) -> Outcome:
+    return Outcome(REJECTED, [Problem(field_name, message, dict(params))])
