@@ -78,6 +78,7 @@ class AppSettings:
     write_behind_ms: int = 200
     login_attempts_per_15min: int = 10
     proxy_hops: int = 0
+    import_dir: str = ""  # uploaded import files and their reports; "" means <project>/instance/imports
 
     @property
     def tz(self) -> ZoneInfo:

@@ -68,10 +68,24 @@ def _worker_loop(app: Any, stop: threading.Event, poll: float) -> None:
     while not stop.is_set():
         try:
             with app.app_context():
-                drain()
+                drain(imports=False)  # imports have their own thread: a big file never delays messages
         except Exception:
             log.exception("demo worker loop failed; retrying")
         stop.wait(poll)
+
+
+def _import_loop(app: Any, stop: threading.Event, poll: float) -> None:
+    from scrm.services.imports.jobs import run_next_import
+
+    while not stop.is_set():
+        ran = False
+        try:
+            with app.app_context():
+                ran = run_next_import("demo-imports", stop.is_set)
+        except Exception:
+            log.exception("demo import loop failed; retrying")
+        if not ran:
+            stop.wait(max(poll, 1.0))
 
 
 def _sync_menus_when_up(app: Any, base: str) -> None:
@@ -113,6 +127,8 @@ def run_demo(*, host: str, port: int, database_url: str, reset: bool = False) ->
     stop = threading.Event()
     threading.Thread(target=_worker_loop, args=(app, stop, settings.outbox.poll_seconds), daemon=True,
                      name="demo-worker").start()
+    threading.Thread(target=_import_loop, args=(app, stop, settings.outbox.poll_seconds), daemon=True,
+                     name="demo-imports").start()
     scheduler = start_background(app)
     base = settings.app.public_url
     threading.Thread(target=_sync_menus_when_up, args=(app, base), daemon=True, name="demo-menu").start()

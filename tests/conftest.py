@@ -94,12 +94,13 @@ def live_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def settings_dict(database_url: str, redis_url: str, live_port: int) -> dict[str, Any]:
+def settings_dict(database_url: str, redis_url: str, live_port: int,
+                  tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The raw settings the test app runs with: one plaintext and one safe-mode account."""
     base = f"http://127.0.0.1:{live_port}"
     return {
         "app": {"secret_key": "test-secret-key-0123456789", "public_url": base, "reply_budget_ms": 1500,
-                "write_behind_ms": 0},
+                "write_behind_ms": 0, "import_dir": str(tmp_path_factory.mktemp("imports"))},
         "database": {"url": database_url},
         "redis": {"url": redis_url, "prefix": f"scrmtest{RUN_ID}"},
         "outbox": {"rate_per_second": 200.0, "burst": 50, "poll_seconds": 0.05},

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 22:29:05.079165
+Create Date: 2026-11-22 22:39:21.169341
 """
 
 from __future__ import annotations
@@ -83,6 +83,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_customers_account_id'), ['account_id'], unique=False)
+        batch_op.create_index('ix_customers_account_updated', ['account_id', 'updated_at', 'id'], unique=False)
+        batch_op.create_index('ix_customers_dealer_updated', ['dealer_id', 'updated_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_customers_merged_into_id'), ['merged_into_id'], unique=False)
 
     op.create_table('staff_users',
@@ -173,12 +175,16 @@ def upgrade() -> None:
     sa.Column('dealer_id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.Enum('customers', 'repair_orders', name='importkind', native_enum=False, length=16), nullable=False),
     sa.Column('filename', sa.String(length=255), nullable=False),
-    sa.Column('status', sa.Enum('pending', 'running', 'done', 'failed', name='importstatus', native_enum=False, length=16), nullable=False),
+    sa.Column('status', sa.Enum('queued', 'running', 'done', 'failed', name='importstatus', native_enum=False, length=16), nullable=False),
     sa.Column('total', sa.Integer(), nullable=False),
     sa.Column('created', sa.Integer(), nullable=False),
     sa.Column('updated', sa.Integer(), nullable=False),
     sa.Column('unchanged', sa.Integer(), nullable=False),
     sa.Column('rejected', sa.Integer(), nullable=False),
+    sa.Column('processed', sa.Integer(), nullable=False),
+    sa.Column('language', sa.String(length=8), nullable=False),
+    sa.Column('claimed_by', sa.String(length=64), nullable=False),
+    sa.Column('heartbeat_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('report_path', sa.String(length=500), nullable=False),
     sa.Column('started_by', sa.Integer(), nullable=True),
     sa.Column('started_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
@@ -192,6 +198,7 @@ def upgrade() -> None:
     with op.batch_alter_table('import_jobs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_import_jobs_account_id'), ['account_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_import_jobs_dealer_id'), ['dealer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_import_jobs_status'), ['status'], unique=False)
 
     op.create_table('keyword_replies',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -489,6 +496,7 @@ def downgrade() -> None:
 
     op.drop_table('keyword_replies')
     with op.batch_alter_table('import_jobs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_import_jobs_status'))
         batch_op.drop_index(batch_op.f('ix_import_jobs_dealer_id'))
         batch_op.drop_index(batch_op.f('ix_import_jobs_account_id'))
 
@@ -514,6 +522,8 @@ def downgrade() -> None:
     op.drop_table('staff_users')
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customers_merged_into_id'))
+        batch_op.drop_index('ix_customers_dealer_updated')
+        batch_op.drop_index('ix_customers_account_updated')
         batch_op.drop_index(batch_op.f('ix_customers_account_id'))
 
     op.drop_table('customers')

@@ -19,11 +19,13 @@ from scrm.admin.auth import bp
 PAGES = (
     "scrm.admin.views_dashboard",
     "scrm.admin.views_followers",
+    "scrm.admin.views_customers",
     "scrm.admin.views_keywords",
     "scrm.admin.views_menu",
     "scrm.admin.views_account",
     "scrm.admin.views_staff",
     "scrm.admin.views_audit",
+    "scrm.admin.views_imports",
 )
 ERROR_CODES = (400, 401, 403, 404, 405, 413, 429, 500)
 _pages_registered = False

@@ -86,6 +86,7 @@ def title_for_endpoint() -> str:
 
 add_group("overview", "Overview", 10)
 add_group("followers", "Followers", 20)
+add_group("customers", "Customers", 25)
 add_group("content", "Content", 30)
 add_group("settings", "Settings", 80)
 add_group("audit", "Audit", 90)

@@ -39,7 +39,10 @@ class Customer(Base):
     """A person on a dealer's books; mobile and the dealer system's id are unique per dealer when set."""
 
     __tablename__ = "customers"
-    __table_args__ = (sa.UniqueConstraint("dealer_id", "mobile"), sa.UniqueConstraint("dealer_id", "external_id"))
+    __table_args__ = (sa.UniqueConstraint("dealer_id", "mobile"), sa.UniqueConstraint("dealer_id", "external_id"),
+                      # the staff list pages by (updated_at, id), newest first, per dealer or per account
+                      sa.Index("ix_customers_dealer_updated", "dealer_id", "updated_at", "id"),
+                      sa.Index("ix_customers_account_updated", "account_id", "updated_at", "id"))
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
     dealer_id: Mapped[int] = mapped_column(sa.ForeignKey("dealers.id"))
@@ -154,7 +157,7 @@ class ImportKind(enum.StrEnum):
 
 
 class ImportStatus(enum.StrEnum):
-    PENDING = "pending"
+    QUEUED = "queued"
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
@@ -169,12 +172,16 @@ class ImportJob(Base):
     dealer_id: Mapped[int] = mapped_column(sa.ForeignKey("dealers.id"), index=True)
     kind: Mapped[ImportKind] = mapped_column(_enum(ImportKind))
     filename: Mapped[str] = mapped_column(sa.String(255))
-    status: Mapped[ImportStatus] = mapped_column(_enum(ImportStatus), default=ImportStatus.PENDING)
+    status: Mapped[ImportStatus] = mapped_column(_enum(ImportStatus), default=ImportStatus.QUEUED, index=True)
     total: Mapped[int] = mapped_column(default=0)
     created: Mapped[int] = mapped_column(default=0)
     updated: Mapped[int] = mapped_column(default=0)
     unchanged: Mapped[int] = mapped_column(default=0)
     rejected: Mapped[int] = mapped_column(default=0)
+    processed: Mapped[int] = mapped_column(default=0)  # rows done so far, while running
+    language: Mapped[str] = mapped_column(sa.String(8), default="zh")  # of the report and the error text
+    claimed_by: Mapped[str] = mapped_column(sa.String(64), default="")
+    heartbeat_at: Mapped[datetime | None]  # the worker's last sign of life; stale means it crashed
     report_path: Mapped[str] = mapped_column(sa.String(500), default="")
     started_by: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)

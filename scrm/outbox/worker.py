@@ -18,6 +18,8 @@ from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
 
+from flask import current_app
+
 from scrm import db, runtime
 from scrm.config import ConfigError
 from scrm.db import utcnow
@@ -26,6 +28,7 @@ from scrm.outbox.claim import Claimed, claim, release
 from scrm.outbox.outcome import record
 from scrm.outbox.reaper import reap
 from scrm.outbox.send import send_row
+from scrm.services.imports.jobs import reap_stale_imports, run_next_import
 
 log = logging.getLogger(__name__)
 LEASE_MARGIN = timedelta(seconds=15)     # do not start a call this close to the end of the lease
@@ -76,7 +79,8 @@ def _handle(row: Claimed, name: str, rest: list[Claimed], should_stop: Callable[
     record(row, name, outcome)
 
 
-def _run(name: str, stop: threading.Event, once: bool, max_rows: int | None = None) -> int:
+def _run(name: str, stop: threading.Event, once: bool, max_rows: int | None = None,
+         inline_imports: bool = True) -> int:
     _check_settings()
     settings = runtime.get().settings.outbox
     total, errors = 0, 0
@@ -87,6 +91,8 @@ def _run(name: str, stop: threading.Event, once: bool, max_rows: int | None = No
             break
         try:
             claimed = process_batch(name, limit, stop)
+            # At most one customer-file import per round when imports share this thread (drain, --once).
+            imported = run_next_import(name, stop.is_set) if inline_imports else False
             errors = 0
         except Exception:
             if once:
@@ -99,7 +105,7 @@ def _run(name: str, stop: threading.Event, once: bool, max_rows: int | None = No
         if utcnow() - last_reap > timedelta(seconds=settings.lease_seconds):
             reap()
             last_reap = utcnow()
-        if claimed == 0:
+        if claimed == 0 and not imported:
             if once:
                 break
             stop.wait(settings.poll_seconds)
@@ -137,13 +143,43 @@ def run_worker(once: bool = False, name: str | None = None, *, stop: threading.E
         reaped = reap()
         if reaped:
             log.warning("worker %s: %d rows left mid-send by a crashed worker marked unknown", name, reaped)
+        reap_stale_imports()
         log.info("worker %s started (once=%s)", name, once)
-        total = _run(name, stop, once)
+        importer = None if once else _start_importer(name, stop)
+        total = _run(name, stop, once, inline_imports=once)
+        if importer is not None:
+            importer.join()
     log.info("worker %s stopped after %d rows", name, total)
     return total
 
 
-def drain(max_rows: int = 1000) -> int:
-    """Send what is due now, in this thread (tests and the demo); return how many rows were handled."""
+def _start_importer(name: str, stop: threading.Event) -> threading.Thread:
+    """Customer-file imports on their own thread, so a long file never holds up message sending."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    poll = runtime.get().settings.outbox.poll_seconds
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                with app.app_context():
+                    ran = run_next_import(f"{name}/imports"[:64], stop.is_set)
+            except Exception:
+                log.exception("worker %s: import round failed; backing off", name)
+                ran = False
+            finally:
+                db.session.remove()
+            if not ran:
+                stop.wait(max(poll, 1.0))
+
+    thread = threading.Thread(target=loop, name="scrm-imports", daemon=True)
+    thread.start()
+    return thread
+
+
+def drain(max_rows: int = 1000, *, imports: bool = True) -> int:
+    """Send what is due now, in this thread (tests and the demo); return how many rows were handled.
+
+    With `imports`, queued customer-file imports run here too, between rounds.
+    """
     name = f"drain:{default_name()}:{threading.get_ident()}"[:64]
-    return _run(name, threading.Event(), once=True, max_rows=max_rows)
+    return _run(name, threading.Event(), once=True, max_rows=max_rows, inline_imports=imports)

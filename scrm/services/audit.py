@@ -36,6 +36,10 @@ ACTIONS: dict[str, str] = {
     "staff.activate": "Reactivated a staff account",
     "staff.password_reset": "Reset a password",
     "staff.language": "Changed the display language",
+    "customer.note": "Added a note to a customer",
+    "customer.tags": "Edited a customer's tags",
+    "import.start": "Started a customer file import",
+    "import.report_download": "Downloaded the rejected rows of an import",
 }
 
 _DETAIL_LIMIT = 2000

@@ -73,14 +73,18 @@ def seed(followers: int = 60) -> dict[str, int]:
     acc_id = account_id(slug)
     with db.transaction() as s:
         if s.scalar(sa.select(sa.func.count()).select_from(Dealer).where(Dealer.account_id == acc_id)):
-            return {"dealers": 0, "staff": 0, "followers": 0, "keywords": 0}
+            return {"dealers": 0, "staff": 0, "followers": 0, "keywords": 0, "customers": 0}
         dealers = _dealers(s, acc_id)
         staff = _staff(s, acc_id, dealers)
         _scenes(s, acc_id, dealers, staff)
         for kw in KEYWORDS:
             s.add(KeywordReply(account_id=acc_id, **kw))
         count = _followers(s, acc_id, dealers, staff, followers)
-    return {"dealers": len(dealers), "staff": len(staff), "followers": count, "keywords": len(KEYWORDS)}
+        from scrm.services.demo_customers import seed_customers
+
+        customers = seed_customers(s, acc_id, list(dealers.values()))
+    return {"dealers": len(dealers), "staff": len(staff), "followers": count, "keywords": len(KEYWORDS),
+            "customers": customers}
 
 
 def _dealers(s: Session, acc_id: int) -> dict[str, Dealer]:

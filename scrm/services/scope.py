@@ -32,12 +32,16 @@ class Perm(enum.StrEnum):
     STAFF_MANAGE = "staff.manage"
     QR_MANAGE = "qr.manage"
     AUDIT_VIEW = "audit.view"
+    CUSTOMER_TAGS = "customers.tags"  # edit a customer's tags
+    CUSTOMER_PHONES = "customers.phones"  # see whole phone numbers (others see 138****5678)
+    IMPORTS_START = "imports.start"  # upload a customer file for the own dealer (brand admin: any dealer)
     ALL_DEALERS = "dealers.all"
 
 
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.BRAND_ADMIN: frozenset(Perm),
-    Role.DEALER_MANAGER: frozenset({Perm.KEYWORDS_EDIT, Perm.AUDIT_VIEW}),
+    Role.DEALER_MANAGER: frozenset({Perm.KEYWORDS_EDIT, Perm.AUDIT_VIEW, Perm.CUSTOMER_TAGS,
+                                    Perm.CUSTOMER_PHONES, Perm.IMPORTS_START}),
     Role.DEALER_STAFF: frozenset(),
 }
 

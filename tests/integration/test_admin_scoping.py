@@ -10,16 +10,30 @@ import sqlalchemy as sa
 
 from scrm import db
 from scrm.db import Base
-from scrm.models import AuditLog, Dealer, KeywordReply, QrScene, Role, SceneKind, StaffUser
+from scrm.models import (
+    AuditLog,
+    Customer,
+    Dealer,
+    ImportJob,
+    ImportKind,
+    KeywordReply,
+    QrScene,
+    Role,
+    SceneKind,
+    StaffUser,
+)
 from tests.factories import make_dealer, make_follower, make_keyword, make_staff
 from tests.integration.admin_support import csrf, login, signed_in, text
+from tests.integration.customer_support import make_customer
 
 pytestmark = pytest.mark.integration
 
 # Which of B's rows fills each URL argument. A new admin route with an id argument must be added here.
-ARG_MODELS: dict[str, type[Any]] = {"keyword_id": KeywordReply, "staff_id": StaffUser, "dealer_id": Dealer}
+ARG_MODELS: dict[str, type[Any]] = {"keyword_id": KeywordReply, "staff_id": StaffUser, "dealer_id": Dealer,
+                                    "customer_id": Customer, "job_id": ImportJob}
 SELF_ROUTES = {"admin.login", "admin.logout", "admin.language", "static"}
-SECRETS = ("B-SECRET-REPLY", "B-SECRET-FOLLOWER", "B-SECRET-STAFF", "B-SECRET-DEALER", "B-SECRET-QR")
+SECRETS = ("B-SECRET-REPLY", "B-SECRET-FOLLOWER", "B-SECRET-STAFF", "B-SECRET-DEALER", "B-SECRET-QR",
+           "B-SECRET-CUSTOMER", "B-SECRET-IMPORT")
 PAYLOAD = {"keyword": "hacked", "text": "hacked", "match": "exact", "kind": "text", "priority": "1",
            "enabled": "0", "password": "hacked-password-123", "username": "hacker.x", "role": "dealer_staff",
            "display_name": "hacker", "code": "HACK1", "name": "hacked", "label": "hacked", "permanent": "y",
@@ -50,7 +64,13 @@ def _b_world() -> dict[str, Any]:
     with db.transaction() as s:
         s.add(QrScene(account_id=b.account_id, scene="dealer:DB", kind=SceneKind.DEALER, dealer_id=b.id,
                       label="B-SECRET-QR", permanent=True))
-    return {"a": a, "b": b, "ids": {"keyword_id": b_reply.id, "staff_id": b_staff.id, "dealer_id": b.id}}
+        b_job = ImportJob(account_id=b.account_id, dealer_id=b.id, kind=ImportKind.CUSTOMERS,
+                          filename="B-SECRET-IMPORT.csv", report_path="x")
+        s.add(b_job)
+        s.flush()
+    b_customer = make_customer(b, name="B-SECRET-CUSTOMER", tags=[])
+    return {"a": a, "b": b, "ids": {"keyword_id": b_reply.id, "staff_id": b_staff.id, "dealer_id": b.id,
+                                    "customer_id": b_customer.id, "job_id": b_job.id}}
 
 
 def _rules(app: Any) -> list[Any]:

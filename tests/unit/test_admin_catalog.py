@@ -12,10 +12,11 @@ from scrm.catalogs import merged_catalog
 CODE = [*sorted((ROOT / "scrm" / "admin").glob("*.py"))] + [
     ROOT / "scrm" / "services" / f"{name}.py"
     for name in ("audit", "staff", "keyword_admin", "dealers", "follower_admin", "dashboard", "menu_admin",
-                 "reply_template", "validation", "scope", "errors")]
+                 "reply_template", "validation", "scope", "errors", "imports/jobs", "imports/storage",
+                 "customer_admin", "customer_profile")]
 TEMPLATES = sorted((ROOT / "templates" / "admin").rglob("*.html"))
 MSG_CALLS = {"_", "gettext", "lazy_gettext", "Invalid", "DomainError", "TemplateProblem", "NotFound",
-             "Forbidden"}
+             "Forbidden", "UploadRefused"}
 _TEMPLATE_MSG = re.compile(r"""\b_\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')""")
 
 

@@ -76,10 +76,19 @@ def import_customers(path: Path, *, dealer: Dealer, report_path: Path | None = N
                      batch_size: int = BATCH_SIZE) -> ImportSummary:
     """Import a customer file for `dealer`; raises DomainError when the file as a whole cannot be used."""
     job_id = _start_job(dealer, path.name, started_by)
+    return import_into_job(path, job_id=job_id, dealer=dealer, filename=path.name, report_path=report_path,
+                           header_map=header_map, language=language, progress=progress, batch_size=batch_size)
+
+
+def import_into_job(path: Path, *, job_id: int, dealer: Dealer, filename: str, report_path: Path | None = None,
+                    header_map: dict[str, str] | None = None, language: str = "zh",
+                    progress: Callable[[int], None] | None = None,
+                    batch_size: int = BATCH_SIZE) -> ImportSummary:
+    """Run the import of `path` (uploaded as `filename`) for an existing running ImportJob row."""
     try:
         with open_table(path) as table:
-            counts, report = _import_table(table, path, dealer, job_id, report_path, header_map, language,
-                                           progress, batch_size)
+            counts, report = _import_table(table, path, filename, dealer, job_id, report_path, header_map,
+                                           language, progress, batch_size)
     except BaseException as exc:
         _fail_job(job_id, exc)
         raise
@@ -88,7 +97,7 @@ def import_customers(path: Path, *, dealer: Dealer, report_path: Path | None = N
     return ImportSummary(job_id=job_id, report_path=written, **counts)
 
 
-def _import_table(table: Table, path: Path, dealer: Dealer, job_id: int, report_path: Path | None,
+def _import_table(table: Table, path: Path, filename: str, dealer: Dealer, job_id: int, report_path: Path | None,
                   header_map: dict[str, str] | None, language: str, progress: Callable[[int], None] | None,
                   batch_size: int) -> tuple[dict[str, int], RejectReport]:
     """Map the headers, then validate and write the rows batch by batch."""
@@ -104,7 +113,7 @@ def _import_table(table: Table, path: Path, dealer: Dealer, job_id: int, report_
     report = RejectReport(report_path or path.with_name(f"{path.stem}.rejected.csv"), table.headers, language,
                           {fld: header for header, fld in columns.items()})
     counts = dict.fromkeys(("total", "created", "updated", "unchanged", "rejected"), 0)
-    batch = Batch(dealer.account_id, dealer.id, job_id, path.name, utcnow())
+    batch = Batch(dealer.account_id, dealer.id, job_id, filename, utcnow())
     try:
         for rows in _chunks((parse_row(line, cells, columns) for line, cells in table), batch_size):
             for row, outcome in zip(rows, _write(batch, rows), strict=True):

@@ -1,0 +1,92 @@
+"""The import page in Chromium: a manager uploads a CSV with bad rows, the worker imports it, the job page
+follows along by itself (JS poll), shows the counts, and the rejected-rows report downloads.
+
+Screenshots: test-artifacts/screenshots/imports-*.png.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from scrm import db
+from scrm.models import Customer, Role
+from scrm.outbox.worker import drain
+from tests.e2e.conftest import screenshot
+from tests.factories import PASSWORD, make_dealer, make_staff
+
+pytestmark = pytest.mark.e2e
+ROWS = [
+    ["客户编号", "姓名", "手机号码", "车架号", "车牌号", "车型", "购车日期"],
+    ["C001", "张伟", "13812345678", "LSVAM4186C2184841", "沪A12345", "帕萨特", "2021-05-06"],
+    ["C002", "李娜", "13987654321", "", "沪AD12345", "ID.4", "2023-01-15"],
+    ["C003", "王芳", "13600001111", "", "", "", ""],
+    ["C004", "赵强", "12345", "", "", "", ""],                       # line 5: bad mobile
+    ["C005", "孙丽", "13700001111", "", "", "", "2023年2月30日"],     # line 6: no such date
+]
+
+
+def _csv() -> bytes:
+    out = io.StringIO()
+    csv.writer(out).writerows(ROWS)
+    return out.getvalue().encode("utf-8-sig")
+
+
+def test_upload_watch_progress_and_download_the_report(page: Any, live_server: Any, tmp_path: Path) -> None:
+    dealer = make_dealer(code="SH001", name="上海浦东4S店")
+    make_staff(Role.DEALER_MANAGER, dealer=dealer, username="sh.manager", display_name="陈经理")
+    page.goto("/admin/login")
+    page.fill("#username", "sh.manager")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit].btn-primary")
+    page.wait_for_url("**/admin/")
+
+    page.get_by_role("link", name="数据导入").click()
+    page.wait_for_url("**/admin/imports/")
+    assert page.locator("h1").inner_text() == "客户数据导入"
+    screenshot(page, "imports-empty")
+    page.set_input_files("#f-file", files=[{"name": "浦东客户.csv", "mimeType": "text/csv", "buffer": _csv()}])
+    page.click("#import-form button[type=submit]")
+    page.wait_for_url("**/admin/imports/*")
+    box = page.locator("#import-job")
+    assert box.get_attribute("data-status") == "queued"
+    assert "已加入导入队列" in page.locator(".flash-success").inner_text()
+    screenshot(page, "imports-queued")
+
+    drain()  # the worker's round: the page, still open, picks the result up by polling
+
+    page.wait_for_selector("#import-job[data-status=done]")
+    assert box.locator("[data-field=label]").inner_text() == "导入完成"
+    counts = {name: box.locator(f"[data-field={name}]").inner_text()
+              for name in ("created", "updated", "unchanged", "rejected", "percent")}
+    assert counts == {"created": "3", "updated": "0", "unchanged": "0", "rejected": "2", "percent": "100%"}
+    assert box.locator("[data-rows]").inner_text() == "文件共 5 行"
+    row = page.locator("#import-jobs tr[aria-current=true]")
+    assert row.locator("[data-cell=label]").inner_text() == "导入完成"
+    assert row.locator("[data-cell=rejected]").inner_text() == "2"
+    link = page.locator("#report-link")
+    assert link.is_visible()
+    screenshot(page, "imports-done")
+
+    with page.expect_download() as info:
+        link.click()
+    download = info.value
+    assert download.suggested_filename == "浦东客户.rejected.csv"
+    saved = tmp_path / "report.csv"
+    download.save_as(saved)
+    lines = list(csv.reader(io.StringIO(saved.read_text(encoding="utf-8-sig"))))
+    assert lines[0][:3] == ["行号", "原因", "客户编号"]
+    assert [(r[0], r[3]) for r in lines[1:]] == [("5", "赵强"), ("6", "孙丽")]
+
+    db.session.remove()
+    assert sorted(db.session.scalars(sa.select(Customer.name))) == ["张伟", "李娜", "王芳"]
+    page.reload()  # a fresh load of a finished job shows the same numbers without the poll
+    assert page.locator("[data-field=rejected]").inner_text() == "2"
+    assert page.locator("#import-jobs tbody tr").count() == 1
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "imports-done-mobile")
