@@ -121,6 +121,9 @@ def test_follow_through_a_dealer_scene_and_scan_its_code(page: Any, live_server:
     _bot_says(page, "杭州滨江店")                                      # the welcome names the dealer
     qr = page.locator("#sbx-qr")
     expect(qr).to_be_visible()                                         # the scene's ticket, drawn by showqrcode
+    # Visible is not loaded: wait for the PNG itself before measuring it.
+    page.wait_for_function("() => { const i = document.getElementById('sbx-qr');"
+                           " return i && i.complete && i.naturalWidth > 0; }")
     assert page.evaluate("document.getElementById('sbx-qr').naturalWidth") > 200
     page.click("#sbx-scan")
     expect(page.locator(".phone-chat .notice").last).to_contain_text("你扫描了场景")
