@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from playwright.sync_api import expect
 
 from scrm import db
 from scrm.db import utcnow
@@ -135,7 +136,7 @@ def test_admin_walkthrough(page: Any, seeded: dict[str, Any]) -> None:
     page.goto("/admin/")
     screenshot(page, "admin-dashboard-390")
     page.click("label.nav-button")
-    assert page.locator("nav.sidenav").is_visible()
+    expect(page.locator("nav.sidenav")).to_be_visible()
     screenshot(page, "admin-nav-390")
     page.goto("/admin/keywords/new")
     screenshot(page, "admin-keyword-form-390")
