@@ -58,6 +58,9 @@ def _register(app: Flask, settings: Settings) -> None:
     app.register_blueprint(webhook_bp)
     app.register_blueprint(h5_bp)
     init_admin(app)
+    from scrm.api import init_api
+
+    init_api(app)
     if settings.sandbox.enabled:
         from scrm.sandbox import init_sandbox
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 22:39:21.169341
+Create Date: 2026-11-22 22:59:46.121949
 """
 
 from __future__ import annotations
@@ -107,6 +107,27 @@ def upgrade() -> None:
     with op.batch_alter_table('staff_users', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_staff_users_account_id'), ['account_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_staff_users_dealer_id'), ['dealer_id'], unique=False)
+
+    op.create_table('api_keys',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('prefix', sa.String(length=8), nullable=False),
+    sa.Column('key_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_used_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_api_keys_account_id_accounts')),
+    sa.ForeignKeyConstraint(['created_by'], ['staff_users.id'], name=op.f('fk_api_keys_created_by_staff_users')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_api_keys_dealer_id_dealers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_api_keys')),
+    sa.UniqueConstraint('prefix', name=op.f('uq_api_keys_prefix'))
+    )
+    with op.batch_alter_table('api_keys', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_api_keys_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_api_keys_dealer_id'), ['dealer_id'], unique=False)
 
     op.create_table('audit_logs',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -515,6 +536,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_audit_logs_account_id'))
 
     op.drop_table('audit_logs')
+    with op.batch_alter_table('api_keys', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_api_keys_dealer_id'))
+        batch_op.drop_index(batch_op.f('ix_api_keys_account_id'))
+
+    op.drop_table('api_keys')
     with op.batch_alter_table('staff_users', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_staff_users_dealer_id'))
         batch_op.drop_index(batch_op.f('ix_staff_users_account_id'))

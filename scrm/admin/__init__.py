@@ -26,6 +26,7 @@ PAGES = (
     "scrm.admin.views_staff",
     "scrm.admin.views_audit",
     "scrm.admin.views_imports",
+    "scrm.admin.views_api_keys",
 )
 ERROR_CODES = (400, 401, 403, 404, 405, 413, 429, 500)
 _pages_registered = False
@@ -113,6 +114,10 @@ def _admin_error(exc: Exception) -> tuple[str, int]:
 
 def _unmatched(exc: HTTPException) -> Any:
     """Unknown /admin URLs get the admin error page; everything else keeps Flask's default."""
+    if request.path.startswith("/api/"):  # the dealer-system API answers in JSON, even for unknown URLs
+        from scrm.api.errors import http_error
+
+        return http_error(exc)
     if request.path.startswith("/admin"):
         g.staff = None
         g.scope = None

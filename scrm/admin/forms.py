@@ -140,5 +140,10 @@ class QrForm(AdminForm):
     days = StringField("Days", filters=STRIP, default="30")
 
 
+class ApiKeyForm(AdminForm):
+    dealer_id = ChoiceField("Dealer", choices=[])
+    name = StringField("Name", filters=STRIP)
+
+
 class ConfirmForm(AdminForm):
     """An empty form: a POST button with its CSRF token (delete, enable, deactivate, sync)."""

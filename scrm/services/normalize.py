@@ -181,6 +181,8 @@ def mileage(raw: object, *, field: str = "mileage") -> int | None:
         value = _number(re.sub(r"[\s,]", "", text.lower()), _KM_UNITS)
     if value is None or not value.is_finite():
         raise FieldError(field, NOT_MILEAGE, value=shown(raw))
+    if not -1 < value < 2_000_001:  # before rounding: quantize fails on numbers beyond its precision
+        raise FieldError(field, MILEAGE_RANGE, value=shown(raw))
     km = int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
     if not 0 <= km <= 2_000_000:
         raise FieldError(field, MILEAGE_RANGE, value=shown(raw))
@@ -197,10 +199,12 @@ def money(raw: object, *, field: str = "amount") -> Decimal | None:
         value = _number(_MONEY_MARKS.sub("", text.lower()), ())
     if value is None or not value.is_finite():
         raise FieldError(field, NOT_MONEY, value=shown(raw))
+    if not -1 < value < 10_000_001:  # before rounding: quantize fails on numbers beyond its precision
+        raise FieldError(field, MONEY_RANGE, value=shown(raw))
     amount = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     if not 0 <= amount <= 10_000_000:
         raise FieldError(field, MONEY_RANGE, value=shown(raw))
-    return amount
+    return amount + 0  # + 0 turns a rounded -0.00 into 0.00
 
 
 # --- people ------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from scrm import db
 from scrm.db import Base
 from scrm.models import (
+    ApiKey,
     AuditLog,
     Customer,
     Dealer,
@@ -30,10 +31,10 @@ pytestmark = pytest.mark.integration
 
 # Which of B's rows fills each URL argument. A new admin route with an id argument must be added here.
 ARG_MODELS: dict[str, type[Any]] = {"keyword_id": KeywordReply, "staff_id": StaffUser, "dealer_id": Dealer,
-                                    "customer_id": Customer, "job_id": ImportJob}
+                                    "customer_id": Customer, "job_id": ImportJob, "key_id": ApiKey}
 SELF_ROUTES = {"admin.login", "admin.logout", "admin.language", "static"}
 SECRETS = ("B-SECRET-REPLY", "B-SECRET-FOLLOWER", "B-SECRET-STAFF", "B-SECRET-DEALER", "B-SECRET-QR",
-           "B-SECRET-CUSTOMER", "B-SECRET-IMPORT")
+           "B-SECRET-CUSTOMER", "B-SECRET-IMPORT", "B-SECRET-APIKEY")
 PAYLOAD = {"keyword": "hacked", "text": "hacked", "match": "exact", "kind": "text", "priority": "1",
            "enabled": "0", "password": "hacked-password-123", "username": "hacker.x", "role": "dealer_staff",
            "display_name": "hacker", "code": "HACK1", "name": "hacked", "label": "hacked", "permanent": "y",
@@ -67,10 +68,13 @@ def _b_world() -> dict[str, Any]:
         b_job = ImportJob(account_id=b.account_id, dealer_id=b.id, kind=ImportKind.CUSTOMERS,
                           filename="B-SECRET-IMPORT.csv", report_path="x")
         s.add(b_job)
+        b_key = ApiKey(account_id=b.account_id, dealer_id=b.id, name="B-SECRET-APIKEY", prefix="bsecret0",
+                       key_hash="0" * 64)
+        s.add(b_key)
         s.flush()
     b_customer = make_customer(b, name="B-SECRET-CUSTOMER", tags=[])
     return {"a": a, "b": b, "ids": {"keyword_id": b_reply.id, "staff_id": b_staff.id, "dealer_id": b.id,
-                                    "customer_id": b_customer.id, "job_id": b_job.id}}
+                                    "customer_id": b_customer.id, "job_id": b_job.id, "key_id": b_key.id}}
 
 
 def _rules(app: Any) -> list[Any]:
@@ -120,7 +124,7 @@ def test_dealer_a_cannot_touch_dealer_b(client: Any, app: Any, role: Role, live_
     failures = _probe(client, app, w["ids"])
     assert not failures, "\n".join(failures)
     after = _snapshot()
-    changed = [t for t in before if before[t] != after[t] and t not in ("keyword_replies",)]
+    changed = [t for t in before if before[t] != after[t] and t not in ("keyword_replies", "api_keys")]
     assert not changed, f"tables changed: {changed}"
     # A manager may create replies for their own dealer; nothing may be written for dealer B.
     db.session.remove()
@@ -128,6 +132,9 @@ def test_dealer_a_cannot_touch_dealer_b(client: Any, app: Any, role: Role, live_
     assert [(r.keyword, r.text, r.enabled) for r in b_rows] == [("乙店活动", "B-SECRET-REPLY", True)]
     assert all(r.dealer_id == w["a"].id for r in db.session.scalars(
         sa.select(KeywordReply).where(KeywordReply.keyword == "hacked")))
+    keys = db.session.scalars(sa.select(ApiKey)).all()  # a manager may create keys for their own dealer only
+    assert all(k.dealer_id == w["a"].id for k in keys if k.id != w["ids"]["key_id"])
+    assert [k.revoked_at for k in keys if k.id == w["ids"]["key_id"]] == [None]
     writes = db.session.scalars(sa.select(AuditLog).where(~AuditLog.action.startswith("auth."))).all()
     assert all(r.dealer_id == w["a"].id for r in writes), [(r.action, r.dealer_id) for r in writes]
 
@@ -140,7 +147,7 @@ def test_another_accounts_brand_admin_cannot_touch_this_account(client: Any, app
     failures = _probe(client, app, w["ids"])
     assert not failures, "\n".join(failures)
     after = _snapshot()
-    demo_tables = ("keyword_replies", "dealers", "staff_users", "qr_scenes", "followers", "menu_versions")
+    demo_tables = ("keyword_replies", "dealers", "staff_users", "qr_scenes", "followers", "menu_versions", "api_keys")
     for table in demo_tables:
         kept = [r for r in after[table] if r in before[table]]
         assert kept == before[table], f"{table}: demo rows changed"

@@ -82,13 +82,13 @@ def test_mileage(raw: object, km: int) -> None:
     assert n.mileage(raw) == km
 
 
-@pytest.mark.parametrize("raw", ["-1", -5, "2000001", 2_000_001, "201万", "9999999km"])
+@pytest.mark.parametrize("raw", ["-1", -5, "2000001", 2_000_001, "201万", "9999999km", 1e300, -1e300])
 def test_mileage_out_of_range(raw: object) -> None:
     fails(n.mileage, raw, n.MILEAGE_RANGE)
 
 
 @pytest.mark.parametrize("raw", ["abc", "12345英里", "约1万", "1.2.3", "1,2万公里x", "公里", "万", float("nan"),
-                                 float("inf"), True, "12345 miles"])
+                                 float("inf"), True, "12345 miles", "1e300"])
 def test_not_a_mileage(raw: object) -> None:
     error = fails(n.mileage, raw, n.NOT_MILEAGE, field="last_service_mileage")
     assert error.field == "last_service_mileage"
@@ -100,18 +100,19 @@ def test_not_a_mileage(raw: object) -> None:
     ("¥1,234.50", "1234.50"), ("￥1,234.50", "1234.50"), ("1234.5元", "1234.50"), ("1234", "1234.00"),
     ("RMB 88", "88.00"), ("CNY 88.8", "88.80"), ("人民币100元", "100.00"), ("1.5万元", "15000.00"),
     ("0.005", "0.01"), ("0.004", "0.00"), (1234.5, "1234.50"), (0.1, "0.10"), (99, "99.00"),
-    ("１２３４．５元", "1234.50"), ("10,000,000", "10000000.00"), (" 0 ", "0.00"),
+    ("１２３４．５元", "1234.50"), ("10,000,000", "10000000.00"), (" 0 ", "0.00"), (-0.001, "0.00"),
 ])
 def test_money(raw: object, amount: str) -> None:
-    assert n.money(raw) == Decimal(amount)
+    value = n.money(raw)
+    assert value == Decimal(amount) and str(value) == amount      # never "-0.00"
 
 
-@pytest.mark.parametrize("raw", ["-1", -0.5, "10000000.01", "1001万", 10_000_001])
+@pytest.mark.parametrize("raw", ["-1", -0.5, "10000000.01", "1001万", 10_000_001, 1e300, -1e300])
 def test_money_out_of_range(raw: object) -> None:
     fails(n.money, raw, n.MONEY_RANGE)
 
 
-@pytest.mark.parametrize("raw", ["abc", "1,2,3.4.5", "¥", "一千元", "$", float("nan"), False, "12.5%"])
+@pytest.mark.parametrize("raw", ["abc", "1,2,3.4.5", "¥", "一千元", "$", float("nan"), False, "12.5%", "1e300"])
 def test_not_money(raw: object) -> None:
     fails(n.money, raw, n.NOT_MONEY)
 

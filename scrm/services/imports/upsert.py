@@ -30,6 +30,7 @@ class Outcome:
 
     status: str
     problems: list[Problem] = field(default_factory=list)
+    customer_id: int | None = None  # the customer written or matched (None when rejected)
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Batch:
     job_id: int
     filename: str
     now: datetime
+    via_api: bool = False  # written by a dealer system through the API, not from a file
 
 
 class _Index:
@@ -97,7 +99,7 @@ def apply_batch(s: Session, b: Batch, rows: list[ParsedRow]) -> list[Outcome]:
             _timeline(s, b, customer, row, created, changed)
             if not created:
                 customer.updated_at = b.now
-        outcomes.append(Outcome(CREATED if created else UPDATED if changed else UNCHANGED))
+        outcomes.append(Outcome(CREATED if created else UPDATED if changed else UNCHANGED, customer_id=customer.id))
     return outcomes
 
 
@@ -206,10 +208,14 @@ def _typed(values: dict[str, Any]) -> dict[str, Any]:
 def _timeline(s: Session, b: Batch, customer: Customer, row: ParsedRow, created: bool, changed: list[str]) -> None:
     s.add(TimelineEntry(
         account_id=b.account_id, dealer_id=b.dealer_id, customer_id=customer.id,
-        kind="import.created" if created else "import.updated",
-        title=N_("Imported from a file") if created else N_("Updated by an import"),
+        kind=("api." if b.via_api else "import.") + ("created" if created else "updated"),
+        title=_TITLES[b.via_api, created],
         detail={"job_id": b.job_id, "file": b.filename, "line": row.line, "fields": changed},
         occurred_at=b.now, created_at=b.now))
+
+
+_TITLES = {(False, True): N_("Imported from a file"), (False, False): N_("Updated by an import"),
+           (True, True): N_("Created by the dealer system"), (True, False): N_("Updated by the dealer system")}
 
 
 def _reject(field_name: str, message: str, **params: object) -> Outcome:

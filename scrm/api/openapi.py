@@ -1,0 +1,157 @@
+"""The hand-written OpenAPI 3.0 document of the dealer-system API (served at /api/openapi.json).
+
+It describes exactly what `scrm.api` serves; the schemathesis tests hold the two together.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scrm.services.api_customers import MAX_ITEMS, MAX_VEHICLES
+
+
+def _s(max_length: int, description: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "string", "nullable": True, "maxLength": max_length, "description": description, **extra}
+
+
+def _date(description: str) -> dict[str, Any]:
+    return {"type": "string", "nullable": True, "description": f"{description} (YYYY-MM-DD; 2024/3/5 and "
+            "2024年3月5日 are understood too)."}
+
+
+def _int(description: str, maximum: int) -> dict[str, Any]:
+    return {"type": "integer", "nullable": True, "minimum": 0, "maximum": maximum, "description": description}
+
+
+_VEHICLE_FIELDS: dict[str, Any] = {
+    "vin": _s(17, "Vehicle identification number (17 characters, check digit verified)."),
+    "plate": _s(10, "Plate number, such as 粤B12345."),
+    "brand": _s(50, "Brand."),
+    "model": _s(100, "Model."),
+    "model_year": {"type": "integer", "nullable": True, "minimum": 1950, "maximum": 2100,
+                   "description": "Model year."},
+    "purchase_date": _date("Purchase date"),
+    "mileage": _int("Odometer reading in km.", 2_000_000),
+    "mileage_date": _date("When the mileage was read"),
+    "last_service_date": _date("Last workshop visit"),
+    "last_service_mileage": _int("Mileage at the last visit, in km.", 2_000_000),
+    "insurance_expiry": _date("Insurance expiry"),
+    "warranty_expiry": _date("Warranty expiry"),
+}
+_CUSTOMER_FIELDS: dict[str, Any] = {
+    "external_id": _s(64, "The customer's id in the dealer system; the best key for idempotent updates."),
+    "name": _s(64, "Full name."),
+    "mobile": _s(30, "Mainland mobile (13812345678, +86 allowed) or landline with area code (020-12345678)."),
+    "gender": _s(10, "male / female (男 / 女 accepted)."),
+    "birthday": _date("Birthday"),
+    "city": _s(50, "City."),
+    "source": _s(50, "Where the customer came from."),
+    "stage": _s(20, "lead, prospect, owner or lost."),
+}
+_ERROR = {"type": "object", "required": ["error"], "additionalProperties": False, "properties": {
+    "error": {"type": "object", "required": ["code", "message"], "additionalProperties": False, "properties": {
+        "code": {"type": "string", "description": "Stable machine-readable code, such as unauthorized."},
+        "message": {"type": "string", "description": "What went wrong, in English."}}}}}
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _vehicle_out() -> dict[str, Any]:
+    # Stored values were validated on the way in; the output only promises types.
+    props: dict[str, Any] = {"id": {"type": "integer"}}
+    for name, spec in _VEHICLE_FIELDS.items():
+        props[name] = {"type": spec["type"], "nullable": True, "description": spec["description"]}
+        if name.endswith(("_date", "_expiry")):
+            props[name]["format"] = "date"
+    return {"type": "object", "required": list(props), "properties": props}
+
+
+def _customer_out() -> dict[str, Any]:
+    nullable_str = {"type": "string", "nullable": True}
+    props: dict[str, Any] = {
+        "id": {"type": "integer"}, "external_id": nullable_str, "name": nullable_str, "mobile": nullable_str,
+        "landline": nullable_str, "gender": {"type": "string", "nullable": True, "enum": ["male", "female", None]},
+        "birthday": {**nullable_str, "format": "date"}, "city": nullable_str, "source": nullable_str,
+        "stage": {"type": "string", "enum": ["lead", "prospect", "owner", "lost"]},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "merged_into_id": {"type": "integer", "nullable": True,
+                           "description": "Set when this record was merged into another customer."},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "vehicles": {"type": "array", "items": {"$ref": "#/components/schemas/Vehicle"}},
+    }
+    return {"type": "object", "required": list(props), "properties": props}
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI document as a dict."""
+    unauthorized = {"$ref": "#/components/responses/Unauthorized"}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "车主汇 SCRM dealer API", "version": "1.0.0",
+                 "description": "Push customers and vehicles from a dealer system. Every call is scoped to the "
+                                "dealer of the API key (created in the admin pages, 设置 › API 密钥)."},
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/v1/customers:batch": {"post": {
+                "operationId": "upsertCustomers", "summary": "Create or update customers in a batch",
+                "description": "Idempotent: sending the same batch again reports every item as unchanged. "
+                               "Customers match by external_id, else mobile; vehicles by VIN, else plate. "
+                               "An empty value never erases a stored one. Each item is written whole or not "
+                               "at all.",
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/BatchRequest"}}}},
+                "responses": {
+                    "200": {"description": "One result per item, in order.", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/BatchResponse"}}}},
+                    "400": _error_response("The body is not valid JSON."),
+                    "401": unauthorized,
+                    "413": _error_response("The body is larger than 2 MiB."),
+                    "415": _error_response("The body is not JSON."),
+                    "422": _error_response("The body is not an object with a list `customers`, or has too "
+                                           f"many items (more than {MAX_ITEMS})."),
+                }}},
+            "/api/v1/customers/{id}": {"get": {
+                "operationId": "getCustomer", "summary": "Read one customer with its vehicles",
+                "parameters": [{"name": "id", "in": "path", "required": True,
+                                "schema": {"type": "integer", "minimum": 1, "maximum": 2147483647}}],
+                "responses": {
+                    "200": {"description": "The customer.", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Customer"}}}},
+                    "401": unauthorized,
+                    "404": _error_response("No customer with this id for the key's dealer."),
+                }}},
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "bearerFormat": "scrm_<prefix>_<secret>"}},
+            "responses": {"Unauthorized": _error_response("The API key is missing, malformed, unknown or revoked.")},
+            "schemas": {
+                "Error": _ERROR,
+                "VehicleInput": {"type": "object", "additionalProperties": False, "properties": _VEHICLE_FIELDS},
+                "CustomerInput": {"type": "object", "additionalProperties": False, "properties": {
+                    **_CUSTOMER_FIELDS,
+                    "vehicles": {"type": "array", "maxItems": MAX_VEHICLES,
+                                 "items": {"$ref": "#/components/schemas/VehicleInput"}}}},
+                "BatchRequest": {"type": "object", "required": ["customers"], "additionalProperties": False,
+                                 "properties": {"customers": {
+                                     "type": "array", "maxItems": MAX_ITEMS,
+                                     "items": {"$ref": "#/components/schemas/CustomerInput"}}}},
+                "ItemResult": {"type": "object", "required": ["index", "status", "errors"], "properties": {
+                    "index": {"type": "integer", "minimum": 0},
+                    "status": {"type": "string", "enum": ["created", "updated", "unchanged", "rejected"]},
+                    "id": {"type": "integer", "description": "The customer's id (absent when rejected)."},
+                    "errors": {"type": "array", "items": {"type": "object", "required": ["field", "message"],
+                                                          "properties": {"field": {"type": "string"},
+                                                                         "message": {"type": "string"}}}}}},
+                "BatchResponse": {"type": "object", "required": ["results"], "properties": {
+                    "results": {"type": "array", "items": {"$ref": "#/components/schemas/ItemResult"}}}},
+                "Vehicle": _vehicle_out(),
+                "Customer": _customer_out(),
+            },
+        },
+    }
