@@ -47,3 +47,14 @@ def screenshot(page: Any, name: str) -> Path:
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def sign_in(page: Any, username: str, password: str | None = None) -> None:
+    """Sign in to the admin through its login form and land on the dashboard."""
+    from tests.factories import PASSWORD
+
+    page.goto("/admin/login")
+    page.fill("#username", username)
+    page.fill("#password", password or PASSWORD)
+    page.click("button[type=submit].btn-primary")
+    page.wait_for_url("**/admin/")

@@ -16,8 +16,8 @@ from playwright.sync_api import expect
 from scrm import db
 from scrm.db import utcnow
 from scrm.models import KeywordReply, MenuVersion, Role, SceneKind
-from tests.e2e.conftest import screenshot
-from tests.factories import PASSWORD, make_dealer, make_follower, make_keyword, make_staff
+from tests.e2e.conftest import screenshot, sign_in
+from tests.factories import make_dealer, make_follower, make_keyword, make_staff
 
 pytestmark = pytest.mark.e2e
 
@@ -42,19 +42,11 @@ def seeded(live_server: Any) -> dict[str, Any]:
     return {"sh": sh, "bj": bj, "admin": admin}
 
 
-def _login(page: Any, username: str) -> None:
-    page.goto("/admin/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit].btn-primary")
-    page.wait_for_url("**/admin/")
-
-
 def test_admin_walkthrough(page: Any, seeded: dict[str, Any]) -> None:
     page.goto("/admin/")
     assert "/admin/login" in page.url  # not signed in: sent to the login page
     screenshot(page, "admin-login")
-    _login(page, "hq.admin")
+    sign_in(page, "hq.admin")
     assert page.locator("h1").first.inner_text() == "数据概览"
     assert page.locator("[data-stat=total]").inner_text() == "23"
     screenshot(page, "admin-dashboard")

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from scrm.models import Role
-from tests.e2e.conftest import screenshot
-from tests.factories import PASSWORD, make_dealer, make_staff
+from tests.e2e.conftest import screenshot, sign_in
+from tests.factories import make_dealer, make_staff
 
 pytestmark = pytest.mark.e2e
 
@@ -19,11 +19,7 @@ pytestmark = pytest.mark.e2e
 def test_create_copy_and_revoke_a_key(page: Any, live_server: Any) -> None:
     dealer = make_dealer(code="GZ001", name="广州天河4S店")
     make_staff(Role.DEALER_MANAGER, dealer=dealer, username="gz.manager", display_name="林经理")
-    page.goto("/admin/login")
-    page.fill("#username", "gz.manager")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit].btn-primary")
-    page.wait_for_url("**/admin/")
+    sign_in(page, "gz.manager")
 
     page.get_by_role("link", name="API 密钥").click()
     page.wait_for_url("**/admin/api-keys/")

@@ -11,8 +11,8 @@ import pytest
 from scrm import db
 from scrm.db import utcnow
 from scrm.models import Direction, MessageLog, Role, Stage
-from tests.e2e.conftest import screenshot
-from tests.factories import PASSWORD, make_dealer, make_follower, make_staff
+from tests.e2e.conftest import screenshot, sign_in
+from tests.factories import make_dealer, make_follower, make_staff
 from tests.integration.customer_support import bind, make_customer, make_repair_order, make_vehicle
 
 pytestmark = pytest.mark.e2e
@@ -52,11 +52,7 @@ def seeded(live_server: Any) -> dict[str, Any]:
 
 
 def test_find_by_plate_open_360_and_add_a_note(page: Any, seeded: dict[str, Any]) -> None:
-    page.goto("/admin/login")
-    page.fill("#username", "sh.staff")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit].btn-primary")
-    page.wait_for_url("**/admin/")
+    sign_in(page, "sh.staff")
     page.click("nav.sidenav >> text=客户档案")
     page.wait_for_url("**/admin/customers/")
     assert page.locator("#customers-table tbody tr").count() == 4

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from scrm import db
 from scrm.models import Customer, Role
 from scrm.outbox.worker import drain
-from tests.e2e.conftest import screenshot
-from tests.factories import PASSWORD, make_dealer, make_staff
+from tests.e2e.conftest import screenshot, sign_in
+from tests.factories import make_dealer, make_staff
 
 pytestmark = pytest.mark.e2e
 ROWS = [
@@ -40,11 +40,7 @@ def _csv() -> bytes:
 def test_upload_watch_progress_and_download_the_report(page: Any, live_server: Any, tmp_path: Path) -> None:
     dealer = make_dealer(code="SH001", name="上海浦东4S店")
     make_staff(Role.DEALER_MANAGER, dealer=dealer, username="sh.manager", display_name="陈经理")
-    page.goto("/admin/login")
-    page.fill("#username", "sh.manager")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit].btn-primary")
-    page.wait_for_url("**/admin/")
+    sign_in(page, "sh.manager")
 
     page.get_by_role("link", name="数据导入").click()
     page.wait_for_url("**/admin/imports/")

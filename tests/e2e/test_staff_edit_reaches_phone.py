@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import screenshot
-from tests.factories import PASSWORD, make_dealer, make_keyword, make_staff
+from tests.e2e.conftest import screenshot, sign_in
+from tests.factories import make_dealer, make_keyword, make_staff
 from tests.integration.sandbox_api import get_token, post
 
 pytestmark = pytest.mark.e2e
@@ -56,11 +56,7 @@ def test_staff_edit_reaches_the_phone(browser: Any, page: Any, live_server: Any,
     admin_ctx = browser.new_context(base_url=live_server.url, locale="zh-CN", viewport={"width": 1280, "height": 860})
     try:
         admin = admin_ctx.new_page()
-        admin.goto("/admin/login")
-        admin.fill("#username", "hq.admin")
-        admin.fill("#password", PASSWORD)
-        admin.click("button[type=submit].btn-primary")
-        admin.wait_for_url("**/admin/")
+        sign_in(admin, "hq.admin")
         admin.click("nav.sidenav >> text=关键词回复")
         admin.click("tr[data-keyword=营业时间] >> text=编辑")
         admin.fill("#text", "本周末延长营业至 20:00，欢迎到店！{{ dealer.name }}")
