@@ -7,6 +7,7 @@ its router here, before `keywords` and `fallback`.
 
 from __future__ import annotations
 
+from handlers.binding import router as binding_router
 from handlers.common import router as common_router
 from handlers.events import router as events_router
 from handlers.fallback import router as fallback_router
@@ -15,5 +16,5 @@ from handlers.menu import router as menu_router
 from handlers.subscribe import router as subscribe_router
 from scrm.wechat.router import Router
 
-ROUTERS: list[Router] = [common_router, menu_router, subscribe_router, events_router, keywords_router,
-                         fallback_router]
+ROUTERS: list[Router] = [common_router, binding_router, menu_router, subscribe_router, events_router,
+                         keywords_router, fallback_router]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -231,6 +232,11 @@ def import_customers(ctx: click.Context, file: Path, dealer_code: str, account_s
             click.echo(f"error: {exc.message % exc.params if exc.params else exc.message}", err=True)
             sys.exit(1)
     click.echo("\n".join(lines))
+
+
+# Command groups of other areas live in their own modules, each with `register(main)`.
+for _module in ("scrm.cli_quality", "scrm.cli_data"):
+    importlib.import_module(_module).register(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 22:59:46.121949
+Create Date: 2026-11-22 23:27:40.719864
 """
 
 from __future__ import annotations
@@ -152,6 +152,33 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_audit_logs_dealer_id'), ['dealer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_logs_staff_id'), ['staff_id'], unique=False)
 
+    op.create_table('duplicate_pairs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('first_id', sa.Integer(), nullable=False),
+    sa.Column('second_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('exact', 'fuzzy', name='pairkind', native_enum=False, length=8), nullable=False),
+    sa.Column('score', sa.Integer(), nullable=False),
+    sa.Column('reasons', sa.JSON(), nullable=False),
+    sa.Column('status', sa.Enum('open', 'merged', 'dismissed', name='pairstatus', native_enum=False, length=12), nullable=False),
+    sa.Column('detected_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('resolved_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('resolved_by', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_duplicate_pairs_account_id_accounts')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_duplicate_pairs_dealer_id_dealers')),
+    sa.ForeignKeyConstraint(['first_id'], ['customers.id'], name=op.f('fk_duplicate_pairs_first_id_customers')),
+    sa.ForeignKeyConstraint(['resolved_by'], ['staff_users.id'], name=op.f('fk_duplicate_pairs_resolved_by_staff_users')),
+    sa.ForeignKeyConstraint(['second_id'], ['customers.id'], name=op.f('fk_duplicate_pairs_second_id_customers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_duplicate_pairs')),
+    sa.UniqueConstraint('dealer_id', 'first_id', 'second_id', name=op.f('uq_duplicate_pairs_dealer_id_first_id_second_id'))
+    )
+    with op.batch_alter_table('duplicate_pairs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_duplicate_pairs_account_id'), ['account_id'], unique=False)
+        batch_op.create_index('ix_duplicate_pairs_dealer_status_score', ['dealer_id', 'status', 'score'], unique=False)
+        batch_op.create_index(batch_op.f('ix_duplicate_pairs_first_id'), ['first_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_duplicate_pairs_second_id'), ['second_id'], unique=False)
+
     op.create_table('followers',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -162,7 +189,7 @@ def upgrade() -> None:
     sa.Column('unsubscribed_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('first_subscribed_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('scene', sa.String(length=64), nullable=False),
-    sa.Column('scene_kind', sa.Enum('dealer', 'staff', 'referral', 'event', 'other', 'none', name='scenekind', native_enum=False, length=16), nullable=False),
+    sa.Column('scene_kind', sa.Enum('dealer', 'staff', 'referral', 'event', 'bind', 'other', 'none', name='scenekind', native_enum=False, length=16), nullable=False),
     sa.Column('dealer_id', sa.Integer(), nullable=True),
     sa.Column('staff_id', sa.Integer(), nullable=True),
     sa.Column('referrer_id', sa.Integer(), nullable=True),
@@ -263,6 +290,44 @@ def upgrade() -> None:
     with op.batch_alter_table('menu_versions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_menu_versions_account_id'), ['account_id'], unique=False)
 
+    op.create_table('privacy_requests',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('export', 'erase', name='privacykind', native_enum=False, length=8), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('detail', sa.JSON(), nullable=False),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_privacy_requests_account_id_accounts')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_privacy_requests_customer_id_customers')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_privacy_requests_dealer_id_dealers')),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff_users.id'], name=op.f('fk_privacy_requests_staff_id_staff_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_privacy_requests'))
+    )
+    with op.batch_alter_table('privacy_requests', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_privacy_requests_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_privacy_requests_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_privacy_requests_dealer_id'), ['dealer_id'], unique=False)
+
+    op.create_table('quality_snapshots',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('label', sa.String(length=100), nullable=False),
+    sa.Column('figures', sa.JSON(), nullable=False),
+    sa.Column('taken_by', sa.Integer(), nullable=True),
+    sa.Column('taken_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_quality_snapshots_account_id_accounts')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_quality_snapshots_dealer_id_dealers')),
+    sa.ForeignKeyConstraint(['taken_by'], ['staff_users.id'], name=op.f('fk_quality_snapshots_taken_by_staff_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_quality_snapshots'))
+    )
+    with op.batch_alter_table('quality_snapshots', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_quality_snapshots_account_id'), ['account_id'], unique=False)
+        batch_op.create_index('ix_quality_snapshots_dealer_taken', ['dealer_id', 'taken_at'], unique=False)
+
     op.create_table('staff_notes',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -332,12 +397,62 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_vehicles_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index('ix_vehicles_dealer_plate', ['dealer_id', 'plate'], unique=False)
 
+    op.create_table('binding_codes',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('token', sa.String(length=32), nullable=False),
+    sa.Column('ticket', sa.String(length=255), nullable=False),
+    sa.Column('url', sa.String(length=255), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('follower_id', sa.Integer(), nullable=True),
+    sa.Column('revoked_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_binding_codes_account_id_accounts')),
+    sa.ForeignKeyConstraint(['created_by'], ['staff_users.id'], name=op.f('fk_binding_codes_created_by_staff_users')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_binding_codes_customer_id_customers')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_binding_codes_dealer_id_dealers')),
+    sa.ForeignKeyConstraint(['follower_id'], ['followers.id'], name=op.f('fk_binding_codes_follower_id_followers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_binding_codes')),
+    sa.UniqueConstraint('token', name=op.f('uq_binding_codes_token'))
+    )
+    with op.batch_alter_table('binding_codes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_binding_codes_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_binding_codes_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_binding_codes_dealer_id'), ['dealer_id'], unique=False)
+
+    op.create_table('consent_records',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('follower_id', sa.Integer(), nullable=True),
+    sa.Column('granted', sa.Boolean(), nullable=False),
+    sa.Column('channel', sa.Enum('chat', 'qr', 'h5', 'staff', 'api', name='bindmethod', native_enum=False, length=8), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('language', sa.String(length=8), nullable=False),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_consent_records_account_id_accounts')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_consent_records_customer_id_customers')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_consent_records_dealer_id_dealers')),
+    sa.ForeignKeyConstraint(['follower_id'], ['followers.id'], name=op.f('fk_consent_records_follower_id_followers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_consent_records'))
+    )
+    with op.batch_alter_table('consent_records', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_consent_records_account_id'), ['account_id'], unique=False)
+        batch_op.create_index('ix_consent_records_customer_created', ['customer_id', 'created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_consent_records_dealer_id'), ['dealer_id'], unique=False)
+
     op.create_table('customer_bindings',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
     sa.Column('dealer_id', sa.Integer(), nullable=False),
     sa.Column('follower_id', sa.Integer(), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('method', sa.String(length=8), nullable=False),
     sa.Column('bound_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_customer_bindings_account_id_accounts')),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_customer_bindings_customer_id_customers')),
@@ -386,6 +501,34 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_deliveries_follower_id'), ['follower_id'], unique=False)
         batch_op.create_index('ix_deliveries_wechat_msgid', ['account_id', 'wechat_msgid'], unique=False)
 
+    op.create_table('merge_records',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('survivor_id', sa.Integer(), nullable=False),
+    sa.Column('merged_id', sa.Integer(), nullable=False),
+    sa.Column('pair_id', sa.Integer(), nullable=True),
+    sa.Column('staff_id', sa.Integer(), nullable=True),
+    sa.Column('before', sa.JSON(), nullable=False),
+    sa.Column('moved', sa.JSON(), nullable=False),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('undone_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('undone_by', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_merge_records_account_id_accounts')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_merge_records_dealer_id_dealers')),
+    sa.ForeignKeyConstraint(['merged_id'], ['customers.id'], name=op.f('fk_merge_records_merged_id_customers')),
+    sa.ForeignKeyConstraint(['pair_id'], ['duplicate_pairs.id'], name=op.f('fk_merge_records_pair_id_duplicate_pairs')),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff_users.id'], name=op.f('fk_merge_records_staff_id_staff_users')),
+    sa.ForeignKeyConstraint(['survivor_id'], ['customers.id'], name=op.f('fk_merge_records_survivor_id_customers')),
+    sa.ForeignKeyConstraint(['undone_by'], ['staff_users.id'], name=op.f('fk_merge_records_undone_by_staff_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_merge_records'))
+    )
+    with op.batch_alter_table('merge_records', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_merge_records_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_merge_records_dealer_id'), ['dealer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_merge_records_merged_id'), ['merged_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_merge_records_survivor_id'), ['survivor_id'], unique=False)
+
     op.create_table('message_logs',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -409,7 +552,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
     sa.Column('scene', sa.String(length=64), nullable=False),
-    sa.Column('kind', sa.Enum('dealer', 'staff', 'referral', 'event', 'other', 'none', name='scenekind', native_enum=False, length=16), nullable=False),
+    sa.Column('kind', sa.Enum('dealer', 'staff', 'referral', 'event', 'bind', 'other', 'none', name='scenekind', native_enum=False, length=16), nullable=False),
     sa.Column('dealer_id', sa.Integer(), nullable=True),
     sa.Column('staff_id', sa.Integer(), nullable=True),
     sa.Column('follower_id', sa.Integer(), nullable=True),
@@ -476,6 +619,13 @@ def downgrade() -> None:
         batch_op.drop_index('ix_message_logs_account_created')
 
     op.drop_table('message_logs')
+    with op.batch_alter_table('merge_records', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_merge_records_survivor_id'))
+        batch_op.drop_index(batch_op.f('ix_merge_records_merged_id'))
+        batch_op.drop_index(batch_op.f('ix_merge_records_dealer_id'))
+        batch_op.drop_index(batch_op.f('ix_merge_records_account_id'))
+
+    op.drop_table('merge_records')
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.drop_index('ix_deliveries_wechat_msgid')
         batch_op.drop_index(batch_op.f('ix_deliveries_follower_id'))
@@ -489,6 +639,18 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_customer_bindings_account_id'))
 
     op.drop_table('customer_bindings')
+    with op.batch_alter_table('consent_records', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_consent_records_dealer_id'))
+        batch_op.drop_index('ix_consent_records_customer_created')
+        batch_op.drop_index(batch_op.f('ix_consent_records_account_id'))
+
+    op.drop_table('consent_records')
+    with op.batch_alter_table('binding_codes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_binding_codes_dealer_id'))
+        batch_op.drop_index(batch_op.f('ix_binding_codes_customer_id'))
+        batch_op.drop_index(batch_op.f('ix_binding_codes_account_id'))
+
+    op.drop_table('binding_codes')
     with op.batch_alter_table('vehicles', schema=None) as batch_op:
         batch_op.drop_index('ix_vehicles_dealer_plate')
         batch_op.drop_index(batch_op.f('ix_vehicles_customer_id'))
@@ -507,6 +669,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_staff_notes_account_id'))
 
     op.drop_table('staff_notes')
+    with op.batch_alter_table('quality_snapshots', schema=None) as batch_op:
+        batch_op.drop_index('ix_quality_snapshots_dealer_taken')
+        batch_op.drop_index(batch_op.f('ix_quality_snapshots_account_id'))
+
+    op.drop_table('quality_snapshots')
+    with op.batch_alter_table('privacy_requests', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_privacy_requests_dealer_id'))
+        batch_op.drop_index(batch_op.f('ix_privacy_requests_customer_id'))
+        batch_op.drop_index(batch_op.f('ix_privacy_requests_account_id'))
+
+    op.drop_table('privacy_requests')
     with op.batch_alter_table('menu_versions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_menu_versions_account_id'))
 
@@ -528,6 +701,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_followers_account_id'))
 
     op.drop_table('followers')
+    with op.batch_alter_table('duplicate_pairs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_duplicate_pairs_second_id'))
+        batch_op.drop_index(batch_op.f('ix_duplicate_pairs_first_id'))
+        batch_op.drop_index('ix_duplicate_pairs_dealer_status_score')
+        batch_op.drop_index(batch_op.f('ix_duplicate_pairs_account_id'))
+
+    op.drop_table('duplicate_pairs')
     with op.batch_alter_table('audit_logs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_logs_staff_id'))
         batch_op.drop_index(batch_op.f('ix_audit_logs_dealer_id'))

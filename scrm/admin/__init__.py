@@ -27,6 +27,9 @@ PAGES = (
     "scrm.admin.views_audit",
     "scrm.admin.views_imports",
     "scrm.admin.views_api_keys",
+    "scrm.admin.views_quality",
+    "scrm.admin.views_binding",
+    "scrm.admin.views_privacy",
 )
 ERROR_CODES = (400, 401, 403, 404, 405, 413, 429, 500)
 _pages_registered = False

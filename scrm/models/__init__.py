@@ -18,11 +18,14 @@ from scrm.models.customer import (
 )
 from scrm.models.delivery import Channel, Delivery, DeliveryStatus
 from scrm.models.follower import Direction, Follower, MessageLog, QrScene, SceneKind
+from scrm.models.identity import BindingCode, BindMethod, ConsentRecord, PrivacyKind, PrivacyRequest
+from scrm.models.quality import DuplicatePair, MergeRecord, PairKind, PairStatus, QualitySnapshot
 from scrm.models.staff import AuditLog, Role, StaffUser
 
 __all__ = [
-    "Account", "ApiKey", "AuditLog", "Channel", "Customer", "CustomerBinding", "Dealer", "Delivery", "DeliveryStatus",
-    "Direction", "Follower", "Gender", "ImportJob", "ImportKind", "ImportStatus", "KeywordReply", "MatchMode",
-    "MenuVersion", "MessageLog", "QrScene", "RepairOrder", "ReplyKind", "Role", "SceneKind", "StaffNote",
-    "StaffUser", "Stage", "TimelineEntry", "Vehicle",
+    "Account", "ApiKey", "AuditLog", "BindMethod", "BindingCode", "Channel", "ConsentRecord", "Customer",
+    "CustomerBinding", "Dealer", "Delivery", "DeliveryStatus", "Direction", "DuplicatePair", "Follower", "Gender",
+    "ImportJob", "ImportKind", "ImportStatus", "KeywordReply", "MatchMode", "MenuVersion", "MergeRecord",
+    "MessageLog", "PairKind", "PairStatus", "PrivacyKind", "PrivacyRequest", "QrScene", "QualitySnapshot",
+    "RepairOrder", "ReplyKind", "Role", "SceneKind", "StaffNote", "StaffUser", "Stage", "TimelineEntry", "Vehicle",
 ]

@@ -148,6 +148,7 @@ class CustomerBinding(Base):
     dealer_id: Mapped[int] = mapped_column(sa.ForeignKey("dealers.id"), index=True)
     follower_id: Mapped[int] = mapped_column(sa.ForeignKey("followers.id"))
     customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    method: Mapped[str] = mapped_column(sa.String(8), default="chat")  # a BindMethod value
     bound_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -19,6 +19,7 @@ class SceneKind(enum.StrEnum):
     STAFF = "staff"
     REFERRAL = "referral"
     EVENT = "event"
+    BIND = "bind"  # a one-time binding QR: `bind:<token>`
     OTHER = "other"
     NONE = "none"
 

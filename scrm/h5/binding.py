@@ -1,0 +1,3 @@
+"""Placeholder until the H5 binding form lands (this session)."""
+
+from __future__ import annotations
