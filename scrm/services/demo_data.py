@@ -83,6 +83,11 @@ def seed(followers: int = 60) -> dict[str, int]:
         from scrm.services.demo_customers import seed_customers
 
         customers = seed_customers(s, acc_id, list(dealers.values()))
+        dealer_ids = [d.id for d in dealers.values()]
+    from scrm.services.duplicates import detect
+
+    for dealer_id in dealer_ids:  # the planted duplicates wait on the data quality page
+        detect(dealer_id)
     return {"dealers": len(dealers), "staff": len(staff), "followers": count, "keywords": len(KEYWORDS),
             "customers": customers}
 

@@ -36,13 +36,15 @@ class Perm(enum.StrEnum):
     CUSTOMER_PHONES = "customers.phones"  # see whole phone numbers (others see 138****5678)
     IMPORTS_START = "imports.start"  # upload a customer file for the own dealer (brand admin: any dealer)
     API_KEYS = "api_keys.manage"  # create and revoke the dealer system's API keys (own dealer / any dealer)
+    CUSTOMERS_MERGE = "customers.merge"  # merge duplicate customer records and undo merges
     ALL_DEALERS = "dealers.all"
 
 
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.BRAND_ADMIN: frozenset(Perm),
     Role.DEALER_MANAGER: frozenset({Perm.KEYWORDS_EDIT, Perm.AUDIT_VIEW, Perm.CUSTOMER_TAGS,
-                                    Perm.CUSTOMER_PHONES, Perm.IMPORTS_START, Perm.API_KEYS}),
+                                    Perm.CUSTOMER_PHONES, Perm.IMPORTS_START, Perm.API_KEYS,
+                                    Perm.CUSTOMERS_MERGE}),
     Role.DEALER_STAFF: frozenset(),
 }
 
