@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 DEMO_MENU: list[dict[str, Any]] = [
     {"name": "车主服务", "sub": [
         {"name": "我的账户", "type": "click", "key": "MY_ACCOUNT"},
+        {"name": "绑定车主", "type": "click", "key": "BIND_CUSTOMER"},
         {"name": "联系门店", "type": "click", "key": "CONTACT_DEALER"},
         {"name": "本月优惠", "type": "click", "key": "PROMOTIONS"},
     ]},

@@ -23,6 +23,7 @@ SCENE_LABELS = {
     "staff": lazy_gettext("Staff QR"),
     "referral": lazy_gettext("Referral"),
     "event": lazy_gettext("Event"),
+    "bind": lazy_gettext("Binding QR code"),
     "other": lazy_gettext("Other"),
     "none": lazy_gettext("No scene"),
 }

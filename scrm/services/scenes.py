@@ -1,7 +1,8 @@
 """Resolve a QR scene to what it implies: a dealer, a staff member, a referrer or an event.
 
 A `QrScene` row wins; without one, `dealer:<CODE>`, `staff:<id>` and `referral:<follower id>` still
-resolve by prefix. Anything else is recorded as an "other" scene with nothing implied.
+resolve by prefix, and `bind:<token>` names a one-time binding code (services.binding_codes).
+Anything else is recorded as an "other" scene with nothing implied.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from scrm import db
-from scrm.models import Dealer, Follower, QrScene, SceneKind, StaffUser
+from scrm.models import BindingCode, Dealer, Follower, QrScene, SceneKind, StaffUser
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,11 @@ def _by_prefix(s: Session, account_id: int, scene: str) -> SceneInfo:
         if ref is not None:
             return SceneInfo(scene=scene, kind=SceneKind.REFERRAL, referrer_id=ref.id,
                              dealer_id=_dealer(s, account_id, ref.dealer_id))
+    elif prefix == "bind" and rest:
+        # Used or expired codes still name their dealer: the scan is told the code is spent.
+        code = s.scalar(sa.select(BindingCode).where(BindingCode.account_id == account_id, BindingCode.token == rest))
+        return SceneInfo(scene=scene, kind=SceneKind.BIND,
+                         dealer_id=_dealer(s, account_id, code.dealer_id) if code is not None else None)
     return SceneInfo(scene=scene, kind=SceneKind.OTHER)
 
 

@@ -13,11 +13,16 @@ from scrm.db import Base
 from scrm.models import (
     ApiKey,
     AuditLog,
+    BindingCode,
     Customer,
+    CustomerBinding,
     Dealer,
+    DuplicatePair,
     ImportJob,
     ImportKind,
     KeywordReply,
+    MergeRecord,
+    PairKind,
     QrScene,
     Role,
     SceneKind,
@@ -31,7 +36,9 @@ pytestmark = pytest.mark.integration
 
 # Which of B's rows fills each URL argument. A new admin route with an id argument must be added here.
 ARG_MODELS: dict[str, type[Any]] = {"keyword_id": KeywordReply, "staff_id": StaffUser, "dealer_id": Dealer,
-                                    "customer_id": Customer, "job_id": ImportJob, "key_id": ApiKey}
+                                    "customer_id": Customer, "job_id": ImportJob, "key_id": ApiKey,
+                                    "code_id": BindingCode, "binding_id": CustomerBinding,
+                                    "pair_id": DuplicatePair, "merge_id": MergeRecord}
 SELF_ROUTES = {"admin.login", "admin.logout", "admin.language", "static"}
 SECRETS = ("B-SECRET-REPLY", "B-SECRET-FOLLOWER", "B-SECRET-STAFF", "B-SECRET-DEALER", "B-SECRET-QR",
            "B-SECRET-CUSTOMER", "B-SECRET-IMPORT", "B-SECRET-APIKEY")
@@ -73,8 +80,41 @@ def _b_world() -> dict[str, Any]:
         s.add(b_key)
         s.flush()
     b_customer = make_customer(b, name="B-SECRET-CUSTOMER", tags=[])
+    b_code, b_binding = _b_binding(b_customer)
+    b_pair, b_merge = _b_merge(b, b_customer)
     return {"a": a, "b": b, "ids": {"keyword_id": b_reply.id, "staff_id": b_staff.id, "dealer_id": b.id,
-                                    "customer_id": b_customer.id, "job_id": b_job.id, "key_id": b_key.id}}
+                                    "customer_id": b_customer.id, "job_id": b_job.id, "key_id": b_key.id,
+                                    "code_id": b_code.id, "binding_id": b_binding.id, "pair_id": b_pair.id,
+                                    "merge_id": b_merge.id}}
+
+
+def _b_merge(b: Dealer, c: Customer) -> tuple[DuplicatePair, MergeRecord]:
+    """An open duplicate pair of B's customers and a merge of B's customers."""
+    twin = make_customer(b, tags=[])
+    with db.transaction() as s:
+        pair = DuplicatePair(account_id=c.account_id, dealer_id=c.dealer_id, first_id=c.id, second_id=twin.id,
+                             kind=PairKind.EXACT, score=90, reasons=["same_name"])
+        gone = Customer(account_id=c.account_id, dealer_id=c.dealer_id, name="B-SECRET-CUSTOMER", merged_into_id=c.id)
+        s.add_all([pair, gone])
+        s.flush()
+        merge = MergeRecord(account_id=c.account_id, dealer_id=c.dealer_id, survivor_id=c.id, merged_id=gone.id,
+                            before={"survivor": {}, "merged": {"name": "B-SECRET-CUSTOMER"}}, moved={})
+        s.add(merge)
+    return pair, merge
+
+
+def _b_binding(c: Customer) -> tuple[BindingCode, CustomerBinding]:
+    """An open binding QR of B's customer and a follower bound to it."""
+    from datetime import timedelta
+
+    f = make_follower(dealer_id=c.dealer_id)
+    with db.transaction() as s:
+        code = BindingCode(account_id=c.account_id, dealer_id=c.dealer_id, customer_id=c.id, token="B" * 24,
+                           ticket="t", url="http://weixin.qq.com/q/b-secret",
+                           expires_at=db.utcnow() + timedelta(hours=1))
+        bound = CustomerBinding(account_id=c.account_id, dealer_id=c.dealer_id, follower_id=f.id, customer_id=c.id)
+        s.add_all([code, bound])
+    return code, bound
 
 
 def _rules(app: Any) -> list[Any]:
@@ -124,7 +164,8 @@ def test_dealer_a_cannot_touch_dealer_b(client: Any, app: Any, role: Role, live_
     failures = _probe(client, app, w["ids"])
     assert not failures, "\n".join(failures)
     after = _snapshot()
-    changed = [t for t in before if before[t] != after[t] and t not in ("keyword_replies", "api_keys")]
+    own = ("keyword_replies", "api_keys", "quality_snapshots")  # rows a manager may write for their own dealer
+    changed = [t for t in before if before[t] != after[t] and t not in own]
     assert not changed, f"tables changed: {changed}"
     # A manager may create replies for their own dealer; nothing may be written for dealer B.
     db.session.remove()
