@@ -146,7 +146,7 @@ def timeline(scope: Scope, customer: Customer, page: int = 1) -> Page[TimelineIt
     wanted = {src: [row.id for row in keys.items if row.src == src] for src in ("t", "m")}
     loaded: dict[tuple[str, int], TimelineItem] = {}
     for e in db.session.scalars(sa.select(TimelineEntry).where(TimelineEntry.id.in_(wanted["t"]))):
-        text = str(e.detail.get("text", "")) if e.kind == "note" else ""
+        text = str(e.detail.get("text", "")) if e.kind in ("note", "merge") else ""
         loaded[("t", e.id)] = TimelineItem(e.occurred_at, e.kind, e.title, text, dict(e.detail))
     for m in db.session.scalars(sa.select(MessageLog).where(MessageLog.id.in_(wanted["m"]))):
         inbound = m.direction == Direction.IN
@@ -163,7 +163,9 @@ def add_note(actor: StaffUser, customer_id: int, text: str, ip: str = "") -> Sta
     customer = get_customer(scope, customer_id)
     text = text.replace("\r\n", "\n").strip()
     p = Problems()
-    if not text:
+    if customer.erased_at is not None or customer.merged_into_id is not None:
+        p.add("text", "This record can no longer be changed: it was erased or merged into another one.")
+    elif not text:
         p.add("text", "Write the note first.")
     elif len(text) > NOTE_MAX:
         p.add("text", "A note has at most %(max)s characters; this one has %(length)s.", max=NOTE_MAX,
@@ -214,6 +216,10 @@ def set_tags(actor: StaffUser, customer_id: int, raw: str, ip: str = "") -> list
     customer = get_customer(scope, customer_id)
     if not scope.can(Perm.CUSTOMER_TAGS):
         raise Forbidden()
+    if customer.erased_at is not None or customer.merged_into_id is not None:
+        p = Problems()
+        p.add("tags", "This record can no longer be changed: it was erased or merged into another one.")
+        p.raise_if_any()
     tags = parse_tags(raw)
     before = list(customer.tags or [])
     if tags == before:
