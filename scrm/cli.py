@@ -208,18 +208,23 @@ def import_group() -> None:
     """Import files exported from the dealer system."""
 
 
-@import_group.command("customers")
-@click.argument("file", type=click.Path(path_type=Path))
-@click.option("--dealer", "dealer_code", required=True, help="Dealer code.")
-@click.option("--account", "account_slug", default=None, help="Official account slug (when codes repeat).")
-@click.option("--report", "report", type=click.Path(path_type=Path), default=None,
-              help="Where rejected rows go (default: FILE.rejected.csv next to FILE).")
-@click.option("--header-map", "header_map", type=click.Path(path_type=Path), default=None,
-              help="TOML file with extra header synonyms ([headers] \"客户手机\" = \"mobile\").")
-@click.pass_context
-def import_customers(ctx: click.Context, file: Path, dealer_code: str, account_slug: str | None,
-                     report: Path | None, header_map: Path | None) -> None:
-    """Import customers and vehicles from CSV (UTF-8 or GBK) or XLSX; re-running is safe."""
+def _import_options(fn: Any) -> Any:
+    for option in reversed([
+        click.argument("file", type=click.Path(path_type=Path)),
+        click.option("--dealer", "dealer_code", required=True, help="Dealer code."),
+        click.option("--account", "account_slug", default=None, help="Official account slug (when codes repeat)."),
+        click.option("--report", "report", type=click.Path(path_type=Path), default=None,
+                     help="Where rejected rows go (default: FILE.rejected.csv next to FILE)."),
+        click.option("--header-map", "header_map", type=click.Path(path_type=Path), default=None,
+                     help="TOML file with extra header synonyms ([headers] \"客户手机\" = \"mobile\")."),
+    ]):
+        fn = option(fn)
+    return click.pass_context(fn)
+
+
+def _run_import(ctx: click.Context, kind: str, file: Path, dealer_code: str, account_slug: str | None,
+                report: Path | None, header_map: Path | None) -> None:
+    from scrm.models import ImportKind
     from scrm.services.errors import DomainError
     from scrm.services.imports.cli import run_import_cli
 
@@ -227,11 +232,27 @@ def import_customers(ctx: click.Context, file: Path, dealer_code: str, account_s
     with app.app_context():
         try:
             lines = run_import_cli(file, dealer_code=dealer_code, account_slug=account_slug, report=report,
-                                   header_map=header_map)
+                                   header_map=header_map, kind=ImportKind(kind))
         except DomainError as exc:
             click.echo(f"error: {exc.message % exc.params if exc.params else exc.message}", err=True)
             sys.exit(1)
     click.echo("\n".join(lines))
+
+
+@import_group.command("customers")
+@_import_options
+def import_customers(ctx: click.Context, file: Path, dealer_code: str, account_slug: str | None,
+                     report: Path | None, header_map: Path | None) -> None:
+    """Import customers and vehicles from CSV (UTF-8 or GBK) or XLSX; re-running is safe."""
+    _run_import(ctx, "customers", file, dealer_code, account_slug, report, header_map)
+
+
+@import_group.command("repair-orders")
+@_import_options
+def import_repair_orders(ctx: click.Context, file: Path, dealer_code: str, account_slug: str | None,
+                         report: Path | None, header_map: Path | None) -> None:
+    """Import repair orders (工单) from CSV or XLSX, each linked to an existing customer; re-running is safe."""
+    _run_import(ctx, "repair_orders", file, dealer_code, account_slug, report, header_map)
 
 
 # Command groups of other areas live in their own modules, each with `register(main)`.

@@ -79,6 +79,8 @@ class AppSettings:
     login_attempts_per_15min: int = 10
     proxy_hops: int = 0
     import_dir: str = ""  # uploaded import files and their reports; "" means <project>/instance/imports
+    api_rate_per_second: float = 10.0  # dealer API requests per key (GCRA in Redis)
+    api_burst: int = 20
 
     @property
     def tz(self) -> ZoneInfo:

@@ -1,4 +1,5 @@
-"""Customer-file imports: upload (queued for the worker), the job page with live progress, the report.
+"""File imports (customers or repair orders): upload (queued for the worker), the job page with live progress,
+the report.
 
 The upload view is exempt from the app-wide CSRF hook only so that it can raise the request size limit
 (50 MB files, above the app's 16 MB) before the form is parsed; it checks the CSRF token itself first thing.
@@ -22,7 +23,7 @@ from scrm.admin.auth import client_ip
 from scrm.admin.forms import parse_int
 from scrm.admin.helpers import http_for
 from scrm.admin.scoping import current_scope, current_staff, get_scoped, scoped
-from scrm.models import Dealer, ImportJob, ImportStatus
+from scrm.models import Dealer, ImportJob, ImportKind, ImportStatus
 from scrm.services.errors import DomainError, Forbidden, Invalid, NotFound
 from scrm.services.imports import jobs, storage
 from scrm.services.keyword_admin import dealer_choices
@@ -37,6 +38,10 @@ REQUEST_LIMIT = storage.MAX_UPLOAD_BYTES + storage.MAX_HEADER_MAP_BYTES + 256 * 
 STATUS_LABELS = {"queued": "Waiting for the worker", "running": "Importing…", "done": "Import finished",
                  "failed": "Import failed"}
 STATUS_BADGES = {"queued": "badge-grey", "running": "badge-blue", "done": "badge-green", "failed": "badge-red"}
+KIND_LABELS = {"customers": "Customer file", "repair_orders": "Repair-order file"}
+# The counters of a job, named for what its kind of file creates.
+COUNT_LABELS = {"customers": ("New customers", "Updated customers"),
+                "repair_orders": ("New repair orders", "Updated repair orders")}
 
 
 @bp.record_once
@@ -51,12 +56,13 @@ def _jobs_page(page: int, dealer_id: int | None = None) -> Page[ImportJob]:
     return paginate(db.session(), stmt.order_by(ImportJob.id.desc()), page, 20)
 
 
-def _render_index(errors: dict[str, list[str]] | None = None, dealer_id: int | None = None) -> Any:
+def _render_index(errors: dict[str, list[str]] | None = None, dealer_id: int | None = None,
+                  kind: str = "customers") -> Any:
     scope = current_scope()
     dealers = dealer_choices(scope) if scope.all_dealers else []
     page = _jobs_page(clamp_page(request.args.get("page")))
     return render_template("admin/imports/index.html", page=page, dealers=dealers, errors=errors or {},
-                           chosen_dealer=dealer_id, can_start=scope.can(Perm.IMPORTS_START),
+                           chosen_dealer=dealer_id, chosen_kind=kind, can_start=scope.can(Perm.IMPORTS_START),
                            dealer_names=_dealer_names(page.items), limit_mb=storage.MAX_UPLOAD_BYTES >> 20,
                            **_labels()), 422 if errors else 200
 
@@ -75,6 +81,9 @@ def upload() -> Any:
     request.max_content_length = REQUEST_LIMIT
     current_app.extensions["csrf"].protect()
     dealer_id = parse_int(request.form.get("dealer_id"))
+    kind = request.form.get("kind") or ImportKind.CUSTOMERS.value
+    if kind not in KIND_LABELS:
+        kind = ImportKind.CUSTOMERS.value
     file = request.files.get("file")
     header_map = request.files.get("header_map")
     try:
@@ -83,12 +92,12 @@ def upload() -> Any:
             upload=jobs.Upload(file.filename or "", file.stream) if file is not None and file.filename else None,
             header_map=jobs.Upload(header_map.filename or "", header_map.stream)
             if header_map is not None and header_map.filename else None,
-            language=str(get_locale() or "zh"), ip=client_ip())
+            language=str(get_locale() or "zh"), ip=client_ip(), kind=ImportKind(kind))
     except (Forbidden, NotFound) as exc:
         http_for(exc)
     except Invalid as exc:
         text = gettext(exc.message, **exc.params) if exc.params else gettext(exc.message)
-        return _render_index({exc.field or "file": [text]}, dealer_id)
+        return _render_index({exc.field or "file": [text]}, dealer_id, kind)
     flash(gettext("The file %(name)s is queued for import.", name=job.filename), "success")
     return redirect(url_for(".job", job_id=job.id), 303)
 
@@ -141,7 +150,9 @@ def _state(job: ImportJob) -> dict[str, Any]:
 
 
 def _labels() -> dict[str, Any]:
-    return {"status_labels": {k: gettext(v) for k, v in STATUS_LABELS.items()}, "status_badges": STATUS_BADGES}
+    return {"status_labels": {k: gettext(v) for k, v in STATUS_LABELS.items()}, "status_badges": STATUS_BADGES,
+            "kind_labels": {k: gettext(v) for k, v in KIND_LABELS.items()},
+            "count_labels": {k: (gettext(new), gettext(updated)) for k, (new, updated) in COUNT_LABELS.items()}}
 
 
 def _dealer_names(rows: Any) -> dict[int, str]:

@@ -44,7 +44,7 @@ def test_upload_watch_progress_and_download_the_report(page: Any, live_server: A
 
     page.get_by_role("link", name="数据导入").click()
     page.wait_for_url("**/admin/imports/")
-    assert page.locator("h1").inner_text() == "客户数据导入"
+    assert page.locator("h1").inner_text() == "数据导入"
     screenshot(page, "imports-empty")
     page.set_input_files("#f-file", files=[{"name": "浦东客户.csv", "mimeType": "text/csv", "buffer": _csv()}])
     page.click("#import-form button[type=submit]")
@@ -86,3 +86,36 @@ def test_upload_watch_progress_and_download_the_report(page: Any, live_server: A
     assert page.locator("#import-jobs tbody tr").count() == 1
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "imports-done-mobile")
+
+
+def test_repair_order_upload_with_bad_rows_shows_the_report(page: Any, live_server: Any) -> None:
+    from tests.integration.customer_support import make_customer, make_vehicle
+
+    dealer = make_dealer(code="SH002", name="上海徐汇4S店")
+    owner = make_customer(dealer, name="张伟", external_id="C001")
+    make_vehicle(owner, vin="LSVAM4186C2184841", plate="沪A12345")
+    make_staff(Role.DEALER_MANAGER, dealer=dealer, username="xh.manager", display_name="王经理")
+    rows = [["工单号", "结算日期", "维修类型", "结算金额", "进厂里程", "服务顾问", "车架号", "车牌号", "客户编号"],
+            ["RO1", "2024-03-05", "保养", "¥1,200.00", "12,000", "陈顾问", "LSVAM4186C2184841", "", ""],
+            ["RO2", "2024/4/1", "维修", "860", "13500", "陈顾问", "", "沪A12345", ""],
+            ["RO3", "2024-02-30", "钣喷", "300", "", "", "", "", "C001"],        # line 4: no such date
+            ["RO4", "2024-05-01", "保险理赔", "-20", "", "", "", "", "C001"],     # line 5: negative amount
+            ["RO5", "2024-05-02", "保养", "500", "", "", "", "", "C404"]]          # line 6: no such customer
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    sign_in(page, "xh.manager")
+    page.goto("/admin/imports/")
+    page.select_option("#f-kind", "repair_orders")
+    page.set_input_files("#f-file", files=[{"name": "工单.csv", "mimeType": "text/csv",
+                                            "buffer": out.getvalue().encode("utf-8-sig")}])
+    screenshot(page, "imports-repairs-form")
+    page.click("#import-form button[type=submit]")
+    page.wait_for_url("**/admin/imports/*")
+    drain()
+    page.wait_for_selector("#import-job[data-status=done]")
+    box = page.locator("#import-job")
+    assert box.locator("[data-field=created]").inner_text() == "2"
+    assert box.locator("[data-field=rejected]").inner_text() == "3"
+    assert "新增工单" in box.inner_text()
+    assert page.locator("#report-link").is_visible()
+    screenshot(page, "imports-repairs-done")

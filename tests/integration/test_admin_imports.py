@@ -252,3 +252,30 @@ def test_a_running_worker_imports_on_its_own_thread(client: Any, app: Any, live_
     assert not worker.is_alive()
     assert names == ["t-worker/imports"]                 # claimed by the importer thread, not the send loop
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Customer)) == 2
+
+
+def test_repair_order_upload_links_orders_and_reports_the_rest(client: Any, app: Any, live_server: Any) -> None:
+    from tests.integration.customer_support import make_customer, make_vehicle
+
+    dealer = make_dealer(code="D1", name="甲店")
+    owner = make_customer(dealer, name="张伟", external_id="C001")
+    make_vehicle(owner, vin="LSVAM4186C2184841", plate="沪A12345")
+    signed_in(client, Role.DEALER_MANAGER, dealer=dealer)
+    rows = "工单号,结算日期,维修类型,结算金额,车牌号,客户编号\n" \
+           "RO1,2024-03-05,保养,\"¥1,200.00\",沪A12345,\n" \
+           "RO2,2024-03-06,维修,-5,,C001\n" \
+           "RO3,2024-03-07,钣喷,300,,C404\n"
+    resp = upload(client, rows.encode("utf-8-sig"), "工单.csv", kind="repair_orders")
+    assert resp.status_code == 303
+    [job] = jobs_in_db()
+    assert (job.kind.value, job.status) == ("repair_orders", ImportStatus.QUEUED)
+    drain()
+    [job] = jobs_in_db()
+    assert (job.status, job.total, job.created, job.rejected) == (ImportStatus.DONE, 3, 1, 2)
+    page = text(client.get(f"/admin/imports/{job.id}"))
+    assert "新增工单" in page and "维修工单文件" in page
+    report = client.get(f"/admin/imports/{job.id}/report")
+    lines = list(csv.reader(io.StringIO(report.data.decode("utf-8-sig"))))
+    assert [r[0] for r in lines[1:]] == ["3", "4"]
+    assert lines[1][1].startswith("结算金额:") and "请先导入客户" in lines[2][1]
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Customer)) == 1

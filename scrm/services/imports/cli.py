@@ -1,4 +1,8 @@
-"""`scrm import customers`: the import with a progress bar on stderr and a summary for the terminal."""
+"""`scrm import customers|repair-orders`: the import with a progress bar on stderr and a summary for the terminal.
+
+Each run first reaps imports left `running` by a process that died (a killed CLI run heart-beats like a
+worker, so its job is marked failed once its heartbeat is stale), then runs in this process.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,18 @@ from pathlib import Path
 import click
 
 from scrm import db
-from scrm.models import Account
+from scrm.models import Account, ImportKind
 from scrm.services.accounts import settings_for, sync_accounts
+from scrm.services.imports.jobs import reap_stale_imports
 from scrm.services.imports.readers import open_table
-from scrm.services.imports.run import find_dealer, import_customers, load_header_map
+from scrm.services.imports.run import find_dealer, import_customers, import_repair_orders, load_header_map
 
 
 def run_import_cli(path: Path, *, dealer_code: str, account_slug: str | None, report: Path | None,
-                   header_map: Path | None) -> list[str]:
+                   header_map: Path | None, kind: ImportKind = ImportKind.CUSTOMERS) -> list[str]:
     """Import `path` for the dealer; return the summary lines (DomainError for a whole-file failure)."""
     sync_accounts()
+    reaped = reap_stale_imports()
     dealer = find_dealer(dealer_code, account_slug)
     account = db.session.get_one(Account, dealer.account_id)
     language = settings_for(account.slug).language
@@ -27,9 +33,11 @@ def run_import_cli(path: Path, *, dealer_code: str, account_slug: str | None, re
         length = table.size_hint
     with click.progressbar(length=length, label=f"{path.name} → {dealer.code}", file=sys.stderr,
                            show_pos=True) as bar:
-        summary = import_customers(path, dealer=dealer, report_path=report, header_map=extra, language=language,
-                                   progress=lambda n: bar.update(n))
+        run = import_repair_orders if kind == ImportKind.REPAIR_ORDERS else import_customers
+        summary = run(path, dealer=dealer, report_path=report, header_map=extra, language=language,
+                      progress=lambda n: bar.update(n))
     return [
+        *([f"marked {reaped} stale import job(s) as failed"] if reaped else []),
         f"import job {summary.job_id}: {path.name} for dealer {dealer.code}",
         f"total:     {summary.total}",
         f"created:   {summary.created}",

@@ -25,6 +25,7 @@ from scrm.services import audit
 from scrm.services.errors import DomainError, Forbidden, Invalid, NotFound
 from scrm.services.imports import storage
 from scrm.services.imports.readers import open_table
+from scrm.services.imports.repair_rows import map_repair_headers
 from scrm.services.imports.run import import_into_job, load_header_map
 from scrm.services.normalize import map_headers
 from scrm.services.scope import Perm, Scope
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 STALE_AFTER = timedelta(minutes=10)  # no batch takes this long: a silent running job has lost its worker
 CRASHED = ("The worker running this import stopped unexpectedly. Rows imported before that are kept; "
            "upload the file again to finish (rows already imported are recognised).")
+CLI_CRASHED = ("The command-line import stopped unexpectedly (it was interrupted or killed). Rows imported before "
+               "that are kept; run the import again to finish (rows already imported are recognised).")
 UNEXPECTED = "The import stopped because of an unexpected error. It has been logged; please try again."
 
 
@@ -53,8 +56,10 @@ class Upload:
 
 
 def enqueue_import(staff: StaffUser, *, dealer_id: int | None, upload: Upload | None,
-                   header_map: Upload | None = None, language: str = "zh", ip: str = "") -> ImportJob:
-    """Store an upload and queue its import for `dealer_id`; Invalid/Forbidden change nothing."""
+                   header_map: Upload | None = None, language: str = "zh", ip: str = "",
+                   kind: ImportKind = ImportKind.CUSTOMERS) -> ImportJob:
+    """Store an upload and queue its import (customers or repair orders) for `dealer_id`; Invalid/Forbidden
+    change nothing."""
     scope = Scope.of(staff)
     scope.require(Perm.IMPORTS_START)
     if not scope.all_dealers:
@@ -71,7 +76,7 @@ def enqueue_import(staff: StaffUser, *, dealer_id: int | None, upload: Upload | 
             raise Invalid("Choose the dealer whose customers these are.", field="dealer_id") from exc
         if not scope.dealer_ok(dealer.id):
             raise Forbidden()
-        job = ImportJob(account_id=dealer.account_id, dealer_id=dealer.id, kind=ImportKind.CUSTOMERS,
+        job = ImportJob(account_id=dealer.account_id, dealer_id=dealer.id, kind=kind,
                         filename=filename, status=ImportStatus.QUEUED, started_by=staff.id, started_at=utcnow(),
                         language=language if language in ("zh", "en") else "zh")
         s.add(job)
@@ -81,24 +86,24 @@ def enqueue_import(staff: StaffUser, *, dealer_id: int | None, upload: Upload | 
             size = storage.save_upload(upload.stream, storage.source_path(job.id, filename),
                                        suffix=storage.suffix_of(filename))
             if header_map is not None and header_map.filename:
-                _save_header_map(job.id, header_map)
+                _save_header_map(job.id, header_map, kind)
         except BaseException:
             storage.remove_job_files(job.id)
             raise
         audit.record(s, staff=staff, action="import.start", target_type="import_job", target_id=job.id,
-                     detail={"file": filename, "bytes": size, "dealer": dealer.code,
+                     detail={"file": filename, "bytes": size, "dealer": dealer.code, "kind": kind.value,
                              "header_map": header_map is not None and bool(header_map.filename)},
                      ip=ip, dealer_id=dealer.id)
     return job
 
 
-def _save_header_map(job_id: int, upload: Upload) -> None:
+def _save_header_map(job_id: int, upload: Upload, kind: ImportKind) -> None:
     """Store an uploaded header map after checking it parses and names only known fields."""
     data = storage.read_header_map(upload.stream)
     path = storage.header_map_path(job_id)
     path.write_bytes(data)
     try:
-        map_headers([], load_header_map(path))
+        (map_repair_headers if kind == ImportKind.REPAIR_ORDERS else map_headers)([], load_header_map(path))
     except Invalid as exc:
         raise storage.UploadRefused(exc.message, field="header_map", **exc.params) from exc
 
@@ -126,7 +131,7 @@ def run_job(job_id: int, *, should_stop: Callable[[], bool] | None = None) -> Im
     """Run a claimed job to the end; a failure is recorded on the job (in its language), never raised."""
     job = db.session.get_one(ImportJob, job_id)
     dealer = db.session.get_one(Dealer, job.dealer_id)
-    filename, language = job.filename, job.language
+    filename, language, kind = job.filename, job.language, job.kind
     db.session.remove()
     source = storage.source_path(job_id, filename)
     try:
@@ -137,7 +142,7 @@ def run_job(job_id: int, *, should_stop: Callable[[], bool] | None = None) -> Im
         _update(job_id, total=estimate)
         import_into_job(source, job_id=job_id, dealer=dealer, filename=filename,
                         report_path=storage.report_path(job_id), header_map=header_map, language=language,
-                        progress=_progress(job_id, should_stop))
+                        progress=_progress(job_id, should_stop), kind=kind)
     except DomainError as exc:
         _record_failure(job_id, translator(language)(exc.message, **exc.params))
     except Exception:
@@ -161,7 +166,7 @@ def run_next_import(worker: str, should_stop: Callable[[], bool] | None = None) 
 
 
 def reap_stale_imports(now: datetime | None = None) -> int:
-    """Mark running jobs whose worker went silent as failed (never restarted); return how many."""
+    """Mark running jobs whose worker or CLI process went silent as failed (never restarted); return how many."""
     now = now or utcnow()
     with db.transaction() as s:
         stale = s.execute(sa.select(ImportJob.id, ImportJob.language, ImportJob.claimed_by)
@@ -169,7 +174,8 @@ def reap_stale_imports(now: datetime | None = None) -> int:
                                  ImportJob.heartbeat_at < now - STALE_AFTER)).all()
     for row in stale:
         log.error("import job %s was left running by %s: marked failed, not restarted", row.id, row.claimed_by)
-        _record_failure(row.id, translator(row.language)(CRASHED), only_running=True)
+        reason = CLI_CRASHED if row.claimed_by.startswith("cli:") else CRASHED
+        _record_failure(row.id, translator(row.language)(reason), only_running=True)
     return len(stale)
 
 

@@ -7,27 +7,51 @@ interrupted import can simply be run again (the upsert is idempotent).
 from __future__ import annotations
 
 import logging
+import os
+import queue
+import socket
+import threading
 import tomllib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from scrm import db
 from scrm.db import utcnow
 from scrm.models import Account, Dealer, ImportJob, ImportKind, ImportStatus
 from scrm.services.errors import DomainError, Invalid, NotFound
 from scrm.services.imports.customers import ParsedRow, Problem, parse_row
-from scrm.services.imports.readers import Table, UnreadableFile, open_table
+from scrm.services.imports.readers import Cell, Table, UnreadableFile, open_table
+from scrm.services.imports.repair_rows import check_repair_columns, map_repair_headers, parse_repair_row
+from scrm.services.imports.repairs import apply_repairs
 from scrm.services.imports.report import RejectReport
 from scrm.services.imports.upsert import REJECTED, Batch, Outcome, apply_batch
 from scrm.services.normalize import map_headers
 
 logger = logging.getLogger(__name__)
-BATCH_SIZE = 1000
+BATCH_SIZE = 2000
+# How each kind of file is read: its header map, its row rule and its batch writer.
+Apply = Callable[[Session, Batch, list[ParsedRow]], list[Outcome]]
+Parse = Callable[[int, dict[str, Cell], dict[str, str]], ParsedRow]
+_KINDS: dict[ImportKind, tuple[Callable[..., dict[int, str]], Parse, Apply, str]] = {
+    ImportKind.CUSTOMERS: (map_headers, parse_row, apply_batch,
+                           "No column of this file has a header we know (such as 姓名, 手机, 车牌, VIN)."),
+    ImportKind.REPAIR_ORDERS: (map_repair_headers, parse_repair_row, apply_repairs,
+                               "No column of this file has a repair-order header we know (such as 工单号, 结算日期, "
+                               "VIN, 车牌)."),
+}
+
+
+class ImportReaped(DomainError):
+    """The job of a running import was marked failed elsewhere (its heartbeat was taken for dead)."""
+
+    message = ("This import was marked as stopped while it was still running. Rows imported before that are "
+               "kept; import the file again to finish.")
 
 
 @dataclass(frozen=True)
@@ -75,20 +99,54 @@ def import_customers(path: Path, *, dealer: Dealer, report_path: Path | None = N
                      started_by: int | None = None, progress: Callable[[int], None] | None = None,
                      batch_size: int = BATCH_SIZE) -> ImportSummary:
     """Import a customer file for `dealer`; raises DomainError when the file as a whole cannot be used."""
-    job_id = _start_job(dealer, path.name, started_by)
+    return _import_here(ImportKind.CUSTOMERS, path, dealer=dealer, report_path=report_path, header_map=header_map,
+                        language=language, started_by=started_by, progress=progress, batch_size=batch_size)
+
+
+def import_repair_orders(path: Path, *, dealer: Dealer, report_path: Path | None = None,
+                         header_map: dict[str, str] | None = None, language: str = "zh",
+                         started_by: int | None = None, progress: Callable[[int], None] | None = None,
+                         batch_size: int = BATCH_SIZE) -> ImportSummary:
+    """Import a repair-order file for `dealer` (each order linked to an existing customer)."""
+    return _import_here(ImportKind.REPAIR_ORDERS, path, dealer=dealer, report_path=report_path,
+                        header_map=header_map, language=language, started_by=started_by, progress=progress,
+                        batch_size=batch_size)
+
+
+def _import_here(kind: ImportKind, path: Path, *, dealer: Dealer, report_path: Path | None,
+                 header_map: dict[str, str] | None, language: str, started_by: int | None,
+                 progress: Callable[[int], None] | None, batch_size: int) -> ImportSummary:
+    """Run an import in this process (the CLI), heart-beating like a worker so a killed run gets reaped."""
+    job_id = _start_job(dealer, path.name, started_by, kind)
+    processed = 0
+
+    def beat(rows: int) -> None:
+        nonlocal processed
+        processed += rows
+        with db.transaction() as s:
+            alive = s.execute(sa.update(ImportJob)
+                              .where(ImportJob.id == job_id, ImportJob.status == ImportStatus.RUNNING)
+                              .values(processed=processed, heartbeat_at=utcnow())
+                              .execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]
+        if not alive:
+            raise ImportReaped()
+        if progress is not None:
+            progress(rows)
+
     return import_into_job(path, job_id=job_id, dealer=dealer, filename=path.name, report_path=report_path,
-                           header_map=header_map, language=language, progress=progress, batch_size=batch_size)
+                           header_map=header_map, language=language, progress=beat, batch_size=batch_size,
+                           kind=kind)
 
 
 def import_into_job(path: Path, *, job_id: int, dealer: Dealer, filename: str, report_path: Path | None = None,
                     header_map: dict[str, str] | None = None, language: str = "zh",
                     progress: Callable[[int], None] | None = None,
-                    batch_size: int = BATCH_SIZE) -> ImportSummary:
+                    batch_size: int = BATCH_SIZE, kind: ImportKind = ImportKind.CUSTOMERS) -> ImportSummary:
     """Run the import of `path` (uploaded as `filename`) for an existing running ImportJob row."""
     try:
         with open_table(path) as table:
             counts, report = _import_table(table, path, filename, dealer, job_id, report_path, header_map,
-                                           language, progress, batch_size)
+                                           language, progress, batch_size, kind)
     except BaseException as exc:
         _fail_job(job_id, exc)
         raise
@@ -99,24 +157,28 @@ def import_into_job(path: Path, *, job_id: int, dealer: Dealer, filename: str, r
 
 def _import_table(table: Table, path: Path, filename: str, dealer: Dealer, job_id: int, report_path: Path | None,
                   header_map: dict[str, str] | None, language: str, progress: Callable[[int], None] | None,
-                  batch_size: int) -> tuple[dict[str, int], RejectReport]:
+                  batch_size: int, kind: ImportKind) -> tuple[dict[str, int], RejectReport]:
     """Map the headers, then validate and write the rows batch by batch."""
+    mapper, parse, apply, unknown = _KINDS[kind]
     try:
-        by_index = map_headers(table.raw_headers, header_map)
+        by_index = mapper(table.raw_headers, header_map)
+        if kind == ImportKind.REPAIR_ORDERS and by_index:
+            check_repair_columns(by_index)
     except Invalid as exc:
         failure = UnreadableFile(exc.message)
         failure.params = dict(exc.params)
         raise failure from exc
     if not by_index:
-        raise UnreadableFile("No column of this file has a header we know (such as 姓名, 手机, 车牌, VIN).")
+        raise UnreadableFile(unknown)
     columns = {table.headers[i]: fld for i, fld in by_index.items()}
     report = RejectReport(report_path or path.with_name(f"{path.stem}.rejected.csv"), table.headers, language,
                           {fld: header for header, fld in columns.items()})
     counts = dict.fromkeys(("total", "created", "updated", "unchanged", "rejected"), 0)
     batch = Batch(dealer.account_id, dealer.id, job_id, filename, utcnow())
+    ahead = _ahead(_chunks((parse(line, cells, columns) for line, cells in table), batch_size))
     try:
-        for rows in _chunks((parse_row(line, cells, columns) for line, cells in table), batch_size):
-            for row, outcome in zip(rows, _write(batch, rows), strict=True):
+        for rows in ahead:
+            for row, outcome in zip(rows, _write(batch, rows, apply), strict=True):
                 counts["total"] += 1
                 counts[outcome.status] += 1
                 if outcome.status == REJECTED:
@@ -124,15 +186,16 @@ def _import_table(table: Table, path: Path, filename: str, dealer: Dealer, job_i
             if progress is not None:
                 progress(len(rows))
     finally:
+        ahead.close()  # at once, also on an error: the reader thread stops before the file is closed
         report.close()
     return counts, report
 
 
-def _write(batch: Batch, rows: list[ParsedRow]) -> list[Outcome]:
+def _write(batch: Batch, rows: list[ParsedRow], apply: Apply = apply_batch) -> list[Outcome]:
     """One transaction per batch; a unique-key race with another writer retries row by row."""
     try:
         with db.transaction() as s:
-            return apply_batch(s, batch, rows)
+            return apply(s, batch, rows)
     except IntegrityError:
         logger.warning("import job %s: batch conflicted with concurrent writes; retrying row by row", batch.job_id)
     outcomes = []
@@ -140,11 +203,50 @@ def _write(batch: Batch, rows: list[ParsedRow]) -> list[Outcome]:
         for row in rows:
             try:
                 with s.begin_nested():
-                    outcomes.extend(apply_batch(s, batch, [row]))
+                    outcomes.extend(apply(s, batch, [row]))
             except IntegrityError:
                 outcomes.append(Outcome(REJECTED, [Problem("", "This row clashed with a record written at the "
                                                            "same time; import the file again.")]))
     return outcomes
+
+
+def _ahead(chunks: Iterator[list[ParsedRow]], depth: int = 2) -> Generator[list[ParsedRow], None, None]:
+    """Read and validate the next chunks on a thread while this one is written (the database wait releases
+    the GIL); at most `depth` chunks wait, so memory stays bounded. A reading error is raised here."""
+    slots: queue.Queue[tuple[list[ParsedRow] | None, BaseException | None]] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def hand_over(item: tuple[list[ParsedRow] | None, BaseException | None]) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                if not hand_over((chunk, None)):
+                    return
+            hand_over((None, None))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            hand_over((None, exc))
+
+    thread = threading.Thread(target=produce, name="import-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            chunk, error = slots.get()
+            if error is not None:
+                raise error
+            if chunk is None:
+                return
+            yield chunk
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def _chunks(rows: Iterable[ParsedRow], size: int) -> Iterator[list[ParsedRow]]:
@@ -153,11 +255,12 @@ def _chunks(rows: Iterable[ParsedRow], size: int) -> Iterator[list[ParsedRow]]:
         yield chunk
 
 
-def _start_job(dealer: Dealer, filename: str, started_by: int | None) -> int:
+def _start_job(dealer: Dealer, filename: str, started_by: int | None, kind: ImportKind) -> int:
+    now = utcnow()
     with db.transaction() as s:
-        job = ImportJob(account_id=dealer.account_id, dealer_id=dealer.id, kind=ImportKind.CUSTOMERS,
+        job = ImportJob(account_id=dealer.account_id, dealer_id=dealer.id, kind=kind,
                         filename=filename[:255], status=ImportStatus.RUNNING, started_by=started_by,
-                        started_at=utcnow())
+                        started_at=now, heartbeat_at=now, claimed_by=f"cli:{socket.gethostname()}:{os.getpid()}"[:64])
         s.add(job)
         s.flush()
         return job.id

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from scrm.models import Customer, Gender, Stage, TimelineEntry, Vehicle
+from scrm.services.imports import bulk
 from scrm.services.imports.customers import ParsedRow, Problem
 from scrm.services.normalize_base import N_
+from scrm.services.privacy import erased_identities
 
 CREATED, UPDATED, UNCHANGED, REJECTED = "created", "updated", "unchanged", "rejected"
 # (reading, its date): the file's reading wins only when it is not older than the stored one.
@@ -31,6 +33,7 @@ class Outcome:
     status: str
     problems: list[Problem] = field(default_factory=list)
     customer_id: int | None = None  # the customer written or matched (None when rejected)
+    record_id: int | None = None  # the repair order written or matched (repair-order imports only)
 
 
 @dataclass
@@ -52,21 +55,28 @@ class _Index:
         keyed = [r.customer for r in rows if "external_id" in r.customer or "mobile" in r.customer]
         ext = {c["external_id"] for c in keyed if "external_id" in c}
         mobiles = {c["mobile"] for c in keyed if "mobile" in c}
-        names = {r.customer["name"] for r in rows if r.customer not in keyed and "name" in r.customer}
+        names = {r.customer["name"] for r in rows
+                 if "external_id" not in r.customer and "mobile" not in r.customer and "name" in r.customer}
         vins = {r.vehicle["vin"] for r in rows if r.vehicle and "vin" in r.vehicle}
-        held = s.scalars(sa.select(Vehicle).where(Vehicle.dealer_id == b.dealer_id, Vehicle.vin.in_(vins))).all() \
-            if vins else []
-        cond = [Customer.external_id.in_(ext), Customer.mobile.in_(mobiles),
-                Customer.id.in_({v.customer_id for v in held}),
-                sa.and_(Customer.name.in_(names), Customer.mobile.is_(None), Customer.external_id.is_(None))]
-        found = s.scalars(sa.select(Customer).where(Customer.dealer_id == b.dealer_id, sa.or_(*cond))).all()
+        held = s.scalars(sa.select(Vehicle).where(Vehicle.dealer_id == b.dealer_id,
+                                                  bulk.any_of(Vehicle.vin, vins, s))).all() if vins else []
+        holders = {v.customer_id for v in held}
+        # Only the conditions that name something: an empty one could still make the planner scan the table.
+        cond = [bulk.any_of(column, values, s) for column, values in (
+            (Customer.external_id, ext), (Customer.mobile, mobiles), (Customer.id, holders)) if values]
+        if names:
+            cond.append(sa.and_(bulk.any_of(Customer.name, names, s), Customer.mobile.is_(None),
+                                Customer.external_id.is_(None)))
+        found = s.scalars(sa.select(Customer).where(Customer.dealer_id == b.dealer_id, sa.or_(*cond))).all() \
+            if cond else []
         self.by_id = {c.id: c for c in found}
         self.by_ext = {c.external_id: c for c in found if c.external_id}
         self.by_mobile = {c.mobile: c for c in found if c.mobile}
         # Rows without a customer number or mobile: the same name (and landline) of a record that has neither.
         self.by_name: dict[tuple[str, str | None], Customer] = {
             (c.name, c.landline): c for c in found if c.name and not c.mobile and not c.external_id}
-        vehicles = s.scalars(sa.select(Vehicle).where(Vehicle.customer_id.in_(self.by_id))).all() if found else []
+        vehicles = s.scalars(sa.select(Vehicle).where(bulk.any_of(Vehicle.customer_id, set(self.by_id), s))).all() \
+            if found else []
         self.by_vin = {v.vin: v for v in [*held, *vehicles] if v.vin}
         self.by_plate: dict[tuple[int, str], Vehicle] = {}
         for v in vehicles:
@@ -74,6 +84,12 @@ class _Index:
                 self.by_plate.setdefault((v.customer_id, v.plate), v)
         # A VIN claimed earlier in this batch by a customer that has no id yet.
         self.vin_claims: dict[str, Customer] = {}
+        # New records of this batch, written in bulk at its end (see `bulk`).
+        self.new_customers: list[bulk.Record] = []
+        self.new_vehicles: list[bulk.Record] = []
+        self.timeline: list[dict[str, Any]] = []
+        # People whose data the dealer erased on request: a file must not bring them back silently.
+        self.erased = erased_identities(b.dealer_id)
 
 
 def apply_batch(s: Session, b: Batch, rows: list[ParsedRow]) -> list[Outcome]:
@@ -86,7 +102,8 @@ def apply_batch(s: Session, b: Batch, rows: list[ParsedRow]) -> list[Outcome]:
             continue
         plan = _plan_customer(s, b, index, row)
         plans.append(plan)
-    s.flush()  # new customers get their ids before their vehicles and timeline entries are written
+    # New customers get their ids before their vehicles and timeline entries are planned.
+    bulk.assign_ids(s, index.new_customers)
     outcomes = []
     for plan in plans:
         if isinstance(plan, Outcome):
@@ -96,10 +113,14 @@ def apply_batch(s: Session, b: Batch, rows: list[ParsedRow]) -> list[Outcome]:
         if row.vehicle is not None:
             changed += _write_vehicle(s, b, index, customer, row.vehicle)
         if created or changed:
-            _timeline(s, b, customer, row, created, changed)
+            index.timeline.append(_timeline(b, customer, row, created, changed))
             if not created:
                 customer.updated_at = b.now
         outcomes.append(Outcome(CREATED if created else UPDATED if changed else UNCHANGED, customer_id=customer.id))
+    s.flush()  # changes to records that existed before this batch
+    bulk.insert(s, index.new_customers)
+    bulk.insert(s, index.new_vehicles)
+    bulk.insert_rows(s, cast(sa.Table, TimelineEntry.__table__), index.timeline)
     return outcomes
 
 
@@ -131,12 +152,16 @@ def _plan_customer(s: Session, b: Batch, index: _Index,
             return _reject("vin", "The VIN %(vin)s is already registered to another customer of this dealer.",
                            vin=vin)
     created = customer is None
+    if created and index.erased.matches(mobile, ext):
+        return _reject("mobile" if mobile else "external_id", N_(
+            "This person's data was erased at their request (PIPL); the row is not imported. "
+            "Add them by hand if they have come back."))
     if created and not values.get("name") and not values.get("mobile"):
         return _reject("", "A row needs a customer name or a mobile number.")
     if customer is None:
-        customer = Customer(account_id=b.account_id, dealer_id=b.dealer_id, stage=Stage.LEAD, tags=[],
+        customer = bulk.new(Customer, account_id=b.account_id, dealer_id=b.dealer_id, stage=Stage.LEAD, tags=[],
                             created_at=b.now, updated_at=b.now)
-        s.add(customer)
+        index.new_customers.append(customer)
     old_mobile = customer.mobile
     changed = _assign(customer, _typed(values))
     if mobile and old_mobile != mobile:
@@ -169,9 +194,9 @@ def _write_vehicle(s: Session, b: Batch, index: _Index, customer: Customer, valu
         if candidate is not None and not (vin and candidate.vin and candidate.vin != vin):
             vehicle = candidate
     if vehicle is None:
-        vehicle = Vehicle(account_id=b.account_id, dealer_id=b.dealer_id, customer_id=customer.id,
-                          created_at=b.now, updated_at=b.now)
-        s.add(vehicle)
+        vehicle = bulk.new(Vehicle, account_id=b.account_id, dealer_id=b.dealer_id, customer_id=customer.id,
+                           created_at=b.now, updated_at=b.now)
+        index.new_vehicles.append(vehicle)
         _assign(vehicle, values)
         changed = ["vehicle"]
     else:
@@ -205,13 +230,12 @@ def _typed(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _timeline(s: Session, b: Batch, customer: Customer, row: ParsedRow, created: bool, changed: list[str]) -> None:
-    s.add(TimelineEntry(
-        account_id=b.account_id, dealer_id=b.dealer_id, customer_id=customer.id,
-        kind=("api." if b.via_api else "import.") + ("created" if created else "updated"),
-        title=_TITLES[b.via_api, created],
-        detail={"job_id": b.job_id, "file": b.filename, "line": row.line, "fields": changed},
-        occurred_at=b.now, created_at=b.now))
+def _timeline(b: Batch, customer: Customer, row: ParsedRow, created: bool, changed: list[str]) -> dict[str, Any]:
+    return {"account_id": b.account_id, "dealer_id": b.dealer_id, "customer_id": customer.id,
+            "kind": ("api." if b.via_api else "import.") + ("created" if created else "updated"),
+            "title": _TITLES[b.via_api, created],
+            "detail": {"job_id": b.job_id, "file": b.filename, "line": row.line, "fields": changed},
+            "occurred_at": b.now, "created_at": b.now}
 
 
 _TITLES = {(False, True): N_("Imported from a file"), (False, False): N_("Updated by an import"),

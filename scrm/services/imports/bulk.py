@@ -1,0 +1,149 @@
+"""Bulk writes for imports: new rows go to PostgreSQL with COPY (ids drawn from the sequence first), not
+through the ORM's unit of work; SQLite (the demo) keeps the plain ORM path.
+
+New rows are `Record`s: plain objects with the model's column attributes and none of the ORM's
+bookkeeping, so the import can use them like model instances while it plans a batch, then write each
+table in one round trip.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from scrm.db import Base
+
+_COLUMNS: dict[type[Base], tuple[str, ...]] = {}
+
+
+class Record:
+    """A new row of `model`: every column attribute, None unless given (defaults apply when written)."""
+
+    def __init__(self, model: type[Base], **values: Any) -> None:
+        columns = _COLUMNS.get(model)
+        if columns is None:
+            columns = _COLUMNS[model] = tuple(c.key for c in _table(model).columns)
+        self.__dict__.update(dict.fromkeys(columns))
+        self.__dict__.update(values)
+        self._model = model
+        self._orm: Base | None = None  # the ORM instance written for it (SQLite path)
+
+
+def new(model: type[Base], **values: Any) -> Any:
+    """A new `Record` of `model`, typed loosely so callers can treat it as the model."""
+    return Record(model, **values)
+
+
+def _table(model: type[Base]) -> sa.Table:
+    return cast(sa.Table, model.__table__)
+
+
+def _postgres(s: Session) -> bool:
+    return s.get_bind().dialect.name == "postgresql"
+
+
+def any_of(column: Any, values: set[str] | set[int], s: Session) -> Any:
+    """`column IN values`; on PostgreSQL one array parameter (`= ANY`), which is much cheaper to send."""
+    if not _postgres(s):
+        return column.in_(values)
+    item = sa.Integer() if all(isinstance(v, int) for v in values) else sa.String()
+    return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(item)))
+
+
+def assign_ids(s: Session, records: Sequence[Record]) -> None:
+    """Give new records their primary keys (PostgreSQL: from the table's sequence; SQLite: add and flush)."""
+    if not records:
+        return
+    model = records[0]._model
+    if not _postgres(s):
+        for rec in records:
+            rec._orm = _orm(rec)
+        s.add_all([rec._orm for rec in records if rec._orm is not None])
+        s.flush()
+        for rec in records:
+            rec.__dict__["id"] = rec._orm.id  # type: ignore[union-attr]
+        return
+    ids = s.execute(sa.text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+                    {"t": _table(model).name, "n": len(records)}).scalars().all()
+    for rec, new_id in zip(records, ids, strict=True):
+        rec.__dict__["id"] = new_id
+
+
+def insert(s: Session, records: Sequence[Record]) -> None:
+    """Insert new records of one model (COPY on PostgreSQL); a unique clash raises IntegrityError."""
+    if not records:
+        return
+    model = records[0]._model
+    if not _postgres(s):
+        for rec in records:
+            if rec._orm is None:
+                rec._orm = _orm(rec)
+                s.add(rec._orm)
+            else:
+                for key in _COLUMNS[model]:
+                    setattr(rec._orm, key, rec.__dict__[key])
+        return
+    table = _table(model)
+    columns = [c for c in table.columns if not (c.primary_key and records[0].__dict__.get(c.key) is None)]
+    plan = [(c.key, _converter(c)) for c in columns]
+    try:
+        _copy(s, table, [c.name for c in columns],
+              ([state.get(key) if convert is None else convert(state.get(key)) for key, convert in plan]
+               for state in (rec.__dict__ for rec in records)))
+    except Exception as exc:
+        if type(exc).__module__.startswith("psycopg") and "IntegrityError" in [t.__name__ for t in type(exc).__mro__]:
+            raise IntegrityError(f"COPY {table.name}", None, exc) from exc
+        raise
+
+
+def insert_rows(s: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert plain rows (all with the same keys) into `table`: COPY on PostgreSQL, executemany elsewhere."""
+    if not rows:
+        return
+    if not _postgres(s):
+        s.execute(sa.insert(table), rows)
+        return
+    keys = list(rows[0])
+    plan = [(k, _converter(table.c[k])) for k in keys]
+    _copy(s, table, [table.c[k].name for k in keys],
+          ([row[k] if convert is None else convert(row[k]) for k, convert in plan] for row in rows))
+
+
+def _copy(s: Session, table: sa.Table, names: list[str], rows: Any) -> None:
+    raw = s.connection().connection.driver_connection
+    columns = ", ".join(f'"{n}"' for n in names)
+    with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:  # type: ignore[union-attr]
+        write = copy.write_row
+        for row in rows:
+            write(row)
+
+
+def _orm(rec: Record) -> Base:
+    values = {k: v for k, v in rec.__dict__.items() if not k.startswith("_") and v is not None}
+    return rec._model(**values)
+
+
+def _converter(column: sa.Column[Any]) -> Callable[[Any], Any] | None:
+    """How a column's Python value is turned into what COPY takes (None: as it is)."""
+    default = column.default
+    if default is None and not isinstance(column.type, sa.JSON | sa.Enum):
+        return None
+    return lambda value: _value(value, default)
+
+
+def _value(value: Any, default: Any) -> Any:
+    """A Python value as COPY takes it: defaults applied, enums as their value, JSON as text."""
+    if value is None and default is not None:
+        value = default.arg(None) if default.is_callable else default.arg
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return value
