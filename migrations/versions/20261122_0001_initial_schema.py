@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 23:27:40.719864
+Create Date: 2026-11-22 23:50:08.281951
 """
 
 from __future__ import annotations
@@ -83,7 +83,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_customers_account_id'), ['account_id'], unique=False)
+        batch_op.create_index('ix_customers_account_landline', ['account_id', 'landline'], unique=False)
+        batch_op.create_index('ix_customers_account_last4', ['account_id', sa.literal_column('substr(mobile, 8, 4)').label('last4')], unique=False)
+        batch_op.create_index('ix_customers_account_mobile', ['account_id', 'mobile'], unique=False)
+        batch_op.create_index('ix_customers_account_name', ['account_id', sa.literal_column('lower(name)').label('lname')], unique=False, postgresql_ops={'lname': 'text_pattern_ops'})
         batch_op.create_index('ix_customers_account_updated', ['account_id', 'updated_at', 'id'], unique=False)
+        batch_op.create_index('ix_customers_dealer_last4', ['dealer_id', sa.literal_column('substr(mobile, 8, 4)').label('last4')], unique=False)
+        batch_op.create_index('ix_customers_dealer_name', ['dealer_id', sa.literal_column('lower(name)').label('lname')], unique=False, postgresql_ops={'lname': 'text_pattern_ops'})
         batch_op.create_index('ix_customers_dealer_updated', ['dealer_id', 'updated_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_customers_merged_into_id'), ['merged_into_id'], unique=False)
 
@@ -394,7 +400,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('vehicles', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_vehicles_account_id'), ['account_id'], unique=False)
+        batch_op.create_index('ix_vehicles_account_model', ['account_id', 'model'], unique=False)
+        batch_op.create_index('ix_vehicles_account_plate', ['account_id', 'plate'], unique=False)
+        batch_op.create_index('ix_vehicles_account_vin', ['account_id', 'vin'], unique=False)
         batch_op.create_index(batch_op.f('ix_vehicles_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index('ix_vehicles_dealer_model', ['dealer_id', 'model'], unique=False)
         batch_op.create_index('ix_vehicles_dealer_plate', ['dealer_id', 'plate'], unique=False)
 
     op.create_table('binding_codes',
@@ -653,7 +663,11 @@ def downgrade() -> None:
     op.drop_table('binding_codes')
     with op.batch_alter_table('vehicles', schema=None) as batch_op:
         batch_op.drop_index('ix_vehicles_dealer_plate')
+        batch_op.drop_index('ix_vehicles_dealer_model')
         batch_op.drop_index(batch_op.f('ix_vehicles_customer_id'))
+        batch_op.drop_index('ix_vehicles_account_vin')
+        batch_op.drop_index('ix_vehicles_account_plate')
+        batch_op.drop_index('ix_vehicles_account_model')
         batch_op.drop_index(batch_op.f('ix_vehicles_account_id'))
 
     op.drop_table('vehicles')
@@ -729,7 +743,13 @@ def downgrade() -> None:
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customers_merged_into_id'))
         batch_op.drop_index('ix_customers_dealer_updated')
+        batch_op.drop_index('ix_customers_dealer_name', postgresql_ops={'lname': 'text_pattern_ops'})
+        batch_op.drop_index('ix_customers_dealer_last4')
         batch_op.drop_index('ix_customers_account_updated')
+        batch_op.drop_index('ix_customers_account_name', postgresql_ops={'lname': 'text_pattern_ops'})
+        batch_op.drop_index('ix_customers_account_mobile')
+        batch_op.drop_index('ix_customers_account_last4')
+        batch_op.drop_index('ix_customers_account_landline')
         batch_op.drop_index(batch_op.f('ix_customers_account_id'))
 
     op.drop_table('customers')

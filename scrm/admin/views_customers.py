@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import gettext, lazy_gettext
-from werkzeug.wrappers import Response
 from wtforms import StringField, TextAreaField
 
 from scrm.admin import nav
@@ -16,6 +16,7 @@ from scrm.admin.helpers import dealer_name, http_for
 from scrm.admin.scoping import current_scope, current_staff
 from scrm.models import Customer, Stage
 from scrm.services import customer_admin as svc
+from scrm.services import customer_export as exports
 from scrm.services import customer_profile as profiles
 from scrm.services.errors import Forbidden, NotFound
 from scrm.services.keyword_admin import dealer_choices
@@ -47,26 +48,52 @@ class TagsForm(AdminForm):
     tags = StringField("Tags")
 
 
+SERVICE_LABELS = {"6m": lazy_gettext("No service for over 6 months"),
+                  "12m": lazy_gettext("No service for over 12 months"), "never": lazy_gettext("Never serviced")}
+_TAG_SPLIT = re.compile(r"[,，、;；\s]+")
+
+
+def _filter(dealers: list[Any]) -> tuple[svc.CustomerFilter, dict[str, Any]]:
+    """The list filter from the query string, and the query string that reproduces it (for links)."""
+    scope = current_scope()
+    args = request.args
+    dealer = parse_int(args.get("dealer")) if scope.all_dealers else None
+    if dealer is not None and dealer not in {d.id for d in dealers}:
+        dealer = None  # not one of theirs: ignore the filter rather than reveal anything
+    tags = tuple(dict.fromkeys(t[:32] for t in _TAG_SPLIT.split(args.get("tags", "")[:200]) if t))[:10]
+    service = args.get("service", "")
+    flt = svc.CustomerFilter(q=args.get("q", "").strip()[:64], stage=args.get("stage", ""),
+                             bound={"yes": True, "no": False}.get(args.get("bound", "")),
+                             model=args.get("model", "").strip()[:100], dealer=dealer, tags=tags,
+                             service=service if service in svc.SERVICE_CHOICES else "")
+    query = {k: v for k, v in {"q": flt.q, "stage": flt.stage if flt.stage in {s.value for s in Stage} else "",
+                               "bound": args.get("bound", "") if flt.bound is not None else "",
+                               "model": flt.model, "dealer": dealer or "", "tags": ", ".join(tags),
+                               "service": flt.service}.items() if v}
+    return flt, query
+
+
 @bp.get("/")
 def index() -> str:
     """Customers in scope: search, filters, 50 a page by keyset."""
     scope = current_scope()
-    args = request.args
     dealers = dealer_choices(scope) if scope.all_dealers else []
-    dealer = parse_int(args.get("dealer")) if scope.all_dealers else None
-    if dealer is not None and dealer not in {d.id for d in dealers}:
-        dealer = None  # not one of theirs: ignore the filter rather than reveal anything
-    models = svc.model_choices(scope)
-    model = args.get("model", "").strip()[:100]
-    flt = svc.CustomerFilter(q=args.get("q", "").strip()[:64], stage=args.get("stage", ""),
-                             bound={"yes": True, "no": False}.get(args.get("bound", "")), model=model,
-                             dealer=dealer)
-    page = svc.list_customers(scope, flt, svc.Cursor.decode(args.get("after")))
-    query = {k: v for k, v in {"q": flt.q, "stage": flt.stage if flt.stage in page.stages else "",
-                               "bound": args.get("bound", "") if flt.bound is not None else "",
-                               "model": model, "dealer": dealer or ""}.items() if v}
+    flt, query = _filter(dealers)
+    page = svc.list_customers(scope, flt, svc.Cursor.decode(request.args.get("after")))
     return render_template("admin/customers/list.html", page=page, flt=flt, query=query, dealers=dealers,
-                           models=models, bound=query.get("bound", ""))
+                           models=svc.model_choices(scope), bound=query.get("bound", ""),
+                           service_labels=SERVICE_LABELS, export_cap=exports.EXPORT_CAP)
+
+
+@bp.get("/export.csv")
+def export() -> Response:
+    """The filtered list as CSV (UTF-8 with BOM for Excel), streamed, capped and audited."""
+    scope = current_scope()
+    flt, _ = _filter(dealer_choices(scope) if scope.all_dealers else [])
+    stream = exports.export_csv(current_staff(), flt, gettext, client_ip())
+    name = f"customers-{profiles.today().strftime('%Y%m%d')}.csv"
+    return Response(stream_with_context(stream), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={name}", "Cache-Control": "no-store"})
 
 
 def _load(customer_id: int) -> Customer:

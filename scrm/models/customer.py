@@ -64,12 +64,31 @@ class Customer(Base):
     erased_at: Mapped[datetime | None]
 
 
+# Staff search (scrm.services.customer_admin), per dealer and per account (brand admins): the exact mobile
+# ((dealer_id, mobile) is the unique constraint), its last 4 digits (mobiles are stored as 11 digits), the
+# landline, and a name prefix (lower(name) LIKE 'x%' needs text_pattern_ops on PostgreSQL's collations).
+sa.Index("ix_customers_account_mobile", Customer.account_id, Customer.mobile)
+sa.Index("ix_customers_account_landline", Customer.account_id, Customer.landline)
+sa.Index("ix_customers_dealer_last4", Customer.dealer_id, sa.func.substr(Customer.mobile, 8, 4).label("last4"))
+sa.Index("ix_customers_account_last4", Customer.account_id, sa.func.substr(Customer.mobile, 8, 4).label("last4"))
+sa.Index("ix_customers_dealer_name", Customer.dealer_id, sa.func.lower(Customer.name).label("lname"),
+         postgresql_ops={"lname": "text_pattern_ops"})
+sa.Index("ix_customers_account_name", Customer.account_id, sa.func.lower(Customer.name).label("lname"),
+         postgresql_ops={"lname": "text_pattern_ops"})
+
+
 class Vehicle(Base):
     """A car owned by a customer; the VIN is unique per dealer when set."""
 
     __tablename__ = "vehicles"
     __table_args__ = (sa.UniqueConstraint("dealer_id", "vin"),
-                      sa.Index("ix_vehicles_dealer_plate", "dealer_id", "plate"))
+                      sa.Index("ix_vehicles_dealer_plate", "dealer_id", "plate"),
+                      # a brand admin's search by plate or VIN covers every dealer of the account
+                      sa.Index("ix_vehicles_account_plate", "account_id", "plate"),
+                      sa.Index("ix_vehicles_account_vin", "account_id", "vin"),
+                      # the model filter and its choices (a loose index scan over the models in scope)
+                      sa.Index("ix_vehicles_account_model", "account_id", "model"),
+                      sa.Index("ix_vehicles_dealer_model", "dealer_id", "model"))
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
     dealer_id: Mapped[int] = mapped_column(sa.ForeignKey("dealers.id"))

@@ -4,6 +4,7 @@ on the timeline. Screenshots: test-artifacts/screenshots/customers-*.png."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -85,3 +86,24 @@ def test_find_by_plate_open_360_and_add_a_note(page: Any, seeded: dict[str, Any]
     screenshot(page, "customers-360")
     page.set_viewport_size({"width": 390, "height": 844})
     screenshot(page, "customers-360-narrow")
+
+
+def test_filter_by_tags_and_service_then_export(page: Any, seeded: dict[str, Any]) -> None:
+    sign_in(page, "sh.staff")
+    page.goto("/admin/customers/")
+    page.fill("#c-tags", "试驾, VIP")
+    page.click(".filters button[type=submit]")
+    page.wait_for_url("**tags=*")
+    names = page.locator("#customers-table tbody tr td:first-child a").all_inner_texts()
+    assert sorted(names) == ["刘洋", "张伟"]  # any of the tags
+    page.select_option("#c-service", "never")
+    page.click(".filters button[type=submit]")
+    page.wait_for_url("**service=never*")
+    assert page.locator("#customers-table tbody tr td:first-child a").all_inner_texts() == ["刘洋"]
+    screenshot(page, "customers-filtered")
+    with page.expect_download() as info:
+        page.click("#export-csv")
+    body = Path(info.value.path()).read_text(encoding="utf-8-sig")
+    lines = body.strip().splitlines()
+    assert lines[0].startswith("客户姓名,手机号") and len(lines) == 2 and lines[1].startswith("刘洋,")
+    assert info.value.suggested_filename.startswith("customers-")

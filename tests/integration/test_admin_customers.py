@@ -316,3 +316,95 @@ def test_another_dealers_customer_is_404_everywhere(client: Any, world: dict[str
     assert db.session.scalar(sa.select(sa.func.count()).select_from(StaffNote)) == 0
     row = db.session.get(Customer, other.id)
     assert row is not None and row.tags == []
+
+
+def test_tag_service_and_erased_filters(client: Any, world: dict[str, Any], app: Any) -> None:
+    today = utcnow().date()
+    with app.app_context(), db.transaction() as s:
+        s.get(Customer, world["zhang"].id).tags = ["试驾过", "金融客户"]
+        s.get(Customer, world["li"].id).tags = ["置换意向"]
+        s.get(Customer, world["zhao"].id).tags = ["车友会"]
+    make_repair_order(world["zhang"], today - timedelta(days=30))          # serviced recently
+    make_vehicle(world["li"], plate="沪A77777", last_service_date=today - timedelta(days=250))  # 8 months ago
+    signed_in(client, Role.DEALER_STAFF, dealer=world["a"])
+
+    def names(**q: str) -> list[str]:
+        return sorted(_names(text(client.get("/admin/customers/", query_string=q))))
+
+    assert names(tags="试驾过") == ["张伟"]
+    assert names(tags="置换意向, 试驾过") == ["张伟", "李娜"]              # any of
+    assert names(tags="置换意向，车友会") == ["张三丰", "李娜"]             # full-width comma too
+    assert names(tags="没有的标签") == []
+    assert names(service="6m") == ["李娜"]
+    assert names(service="12m") == []
+    assert names(service="never") == ["张三丰"]
+    assert names(service="never", tags="车友会", q="张") == ["张三丰"]    # combined with search
+    assert names(service="bogus") == ["张三丰", "张伟", "李娜"]
+    html = text(client.get("/admin/customers/?service=6m&tags=置换意向"))
+    assert '<option value="6m" selected>' in html and 'value="置换意向"' in html
+    assert "/admin/customers/export.csv?" in html and "service=6m" in html
+    with app.app_context(), db.transaction() as s:
+        s.get(Customer, world["li"].id).erased_at = utcnow()
+    assert names() == ["张三丰", "张伟"]                                   # erased customers are hidden
+    assert names(q="13900005678") == []
+
+
+def _export(client: Any, **q: str) -> list[list[str]]:
+    import csv
+    import io
+
+    resp = client.get("/admin/customers/export.csv", query_string=q)
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    assert "attachment" in resp.headers["Content-Disposition"]
+    body = resp.data.decode("utf-8")
+    assert body.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(body[1:])))
+
+
+def test_export_masks_for_dealer_staff_respects_filters_and_scope_and_is_audited(
+        client: Any, world: dict[str, Any], app: Any) -> None:
+    staff = signed_in(client, Role.DEALER_STAFF, dealer=world["a"])
+    rows = _export(client, q="张")
+    assert rows[0][:3] == ["客户姓名", "手机号", "固定电话"] and "经销商" not in rows[0]
+    assert sorted(r[0] for r in rows[1:]) == ["张三丰", "张伟"]           # the filter, not dealer B's 张乙店
+    by_name = {r[0]: r for r in rows[1:]}
+    assert by_name["张伟"][1] == "138****5678" and "13812345678" not in str(rows)
+    assert "沪A12345" in by_name["张伟"] and "帕萨特" in by_name["张伟"]
+    with app.app_context():
+        entry = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "customer.export")).one()
+        assert entry.staff_id == staff.id and entry.detail["rows"] == 2
+        assert entry.detail["filters"] == {"q": "张"} and entry.detail["truncated"] is False
+
+
+def test_export_whole_numbers_for_managers_and_dealer_column_for_brand_admins(
+        client: Any, world: dict[str, Any], app: Any) -> None:
+    signed_in(client, Role.DEALER_MANAGER, dealer=world["a"])
+    rows = _export(client, stage="owner")
+    assert [r[0] for r in rows[1:]] == ["李娜"] and rows[1][1] == "13900005678"
+    admin = app.test_client()
+    signed_in(admin, Role.BRAND_ADMIN)
+    rows = _export(admin, q="张")
+    assert "经销商" in rows[0]
+    dealer_col = rows[0].index("经销商")
+    assert {r[0]: r[dealer_col] for r in rows[1:]} == {"张三丰": "甲店", "张伟": "甲店", "张乙店": "乙店"}
+
+
+def test_export_is_capped_and_says_so(app: Any, world: dict[str, Any]) -> None:
+    from scrm.services.customer_admin import CustomerFilter
+    from scrm.services.customer_export import export_csv
+    from tests.factories import make_staff
+
+    staff = make_staff(role=Role.DEALER_MANAGER, dealer=world["a"])
+    with app.app_context(), app.test_request_context():
+        body = "".join(export_csv(staff, CustomerFilter(), lambda m: m, cap=2))
+        lines = body.strip().splitlines()
+        assert len(lines) == 4 and "Only the first 2 customers" in lines[-1]
+        entry = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "customer.export")).one()
+        assert entry.detail["rows"] == 2 and entry.detail["truncated"] is True
+
+
+def test_export_of_formula_like_cells_is_defused(client: Any, world: dict[str, Any]) -> None:
+    make_customer(world["a"], name="=HYPERLINK(1)", mobile="13600001111")
+    signed_in(client, Role.DEALER_MANAGER, dealer=world["a"])
+    rows = _export(client, q="=HYP")
+    assert rows[1][0] == "'=HYPERLINK(1)"

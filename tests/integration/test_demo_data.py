@@ -27,11 +27,17 @@ def test_seed_is_idempotent_and_valid(app_ctx: Any) -> None:
                                      CustomerBinding)}
     assert seed()["dealers"] == 0                       # a second run adds nothing
     assert counts == {m: _count(m) for m in counts}
+    assert 250 <= counts[Customer] <= 400 and counts[Vehicle] > 150 and counts[RepairOrder] > counts[Vehicle]
     for v in db.session.scalars(sa.select(Vehicle)):
-        assert normalize.vin(v.vin) == v.vin
+        assert v.vin is None or normalize.vin(v.vin) == v.vin  # a planted duplicate may carry only the plate
         assert normalize.plate(v.plate) == v.plate
     for c in db.session.scalars(sa.select(Customer)):
-        phone = normalize.phone(c.mobile)
-        assert phone is not None and phone.kind == "mobile"
+        phone = normalize.phone(c.mobile or c.landline)  # a few old records have only a landline
+        assert phone is not None and phone.kind == ("mobile" if c.mobile else "landline")
     bound = db.session.scalars(sa.select(CustomerBinding)).all()
-    assert bound and all(db.session.get(Follower, b.follower_id).dealer_id == b.dealer_id for b in bound)
+    assert len(bound) > 50
+    assert all(db.session.get(Follower, b.follower_id).dealer_id == b.dealer_id for b in bound)
+    # planted duplicates: two customers of one dealer with the same name and birthday
+    same = sa.select(Customer.dealer_id, Customer.name, Customer.birthday).group_by(
+        Customer.dealer_id, Customer.name, Customer.birthday).having(sa.func.count() > 1)
+    assert db.session.execute(same).first() is not None
