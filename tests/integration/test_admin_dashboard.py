@@ -55,7 +55,8 @@ def test_brand_admin_figures(app_ctx: Any) -> None:
     admin = make_staff(Role.BRAND_ADMIN)
     st = dashboard.stats(Scope.of(admin), now=NOON)
     assert (st.followers_total, st.following) == (7, 6)
-    assert st.new_follows["today"] == {"dealer": 1, "staff": 0, "referral": 0, "event": 1, "bind": 0, "other": 0, "none": 0}
+    assert st.new_follows["today"] == {"dealer": 1, "staff": 0, "referral": 0, "event": 1, "bind": 0, "other": 0,
+                                       "none": 0}
     assert st.new_total("7d") == 4 and st.new_follows["7d"]["none"] == 1
     assert st.new_total("30d") == 5
     assert st.unfollows == {"today": 1, "7d": 1, "30d": 1}
