@@ -93,6 +93,8 @@ def normal_mobile(raw: str | None) -> str | None:
     """A phone number in the one stored form (11 digits, or 0AC-NNNNNNNN), None when not a number."""
     if not raw:
         return None
+    if len(raw) == 11 and raw.isascii() and raw.isdigit() and raw[0] == "1":
+        return raw  # already the stored form (an import row, a customer record): skip the parser
     try:
         number = normalize.phone(raw)
     except normalize.FieldError:
@@ -137,6 +139,8 @@ class ErasedIdentities:
 
     def matches(self, mobile: str | None, external_id: str | None) -> bool:
         """True when the mobile or the dealer system's id belongs to an erased person."""
+        if not self.mobiles and not self.external_ids:
+            return False  # the usual case: nobody erased at this dealer
         number = normal_mobile(mobile)
         if number and fingerprint(self.dealer_id, "mobile", number) in self.mobiles:
             return True

@@ -32,18 +32,19 @@ def test_import_does_not_recreate_an_erased_person(app_ctx: Any, tmp_path: Path)
     dealer = make_dealer()
     other = make_dealer()
     _erase(dealer, name="张三", mobile="13800138000", external_id="K-001")
-    rows = [["K-001", "张三", ""], ["", "张三", "138 0013 8000"],
+    _erase(dealer, name="钱七", mobile=None, landline="021-58881234")
+    rows = [["K-001", "张三", ""], ["", "张三", "138 0013 8000"], ["", "钱七", "021-5888 1234"],
             ["K-002", "李四", "13900139000"]]
     path = write_csv(tmp_path / "c.csv", rows)
     summary = import_customers(path, dealer=dealer, report_path=tmp_path / "bad.csv")
     report = read_report(tmp_path / "bad.csv")
-    assert (summary.created, summary.rejected) == (1, 2)
-    assert sum("删除个人信息" in " ".join(r) for r in report) == 2
+    assert (summary.created, summary.rejected) == (1, 3)
+    assert sum("删除个人信息" in " ".join(r) for r in report) == 3
     live = db.session.scalars(sa.select(Customer.name).where(Customer.dealer_id == dealer.id,
                                                              Customer.erased_at.is_(None))).all()
     assert live == ["李四"]
     # another dealer's books are their own: the same person imports there
-    assert import_customers(path, dealer=other).created == 3
+    assert import_customers(path, dealer=other).created == 4
 
 
 def test_api_does_not_recreate_an_erased_person(client: Any) -> None:

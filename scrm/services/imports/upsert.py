@@ -152,7 +152,7 @@ def _plan_customer(s: Session, b: Batch, index: _Index,
             return _reject("vin", "The VIN %(vin)s is already registered to another customer of this dealer.",
                            vin=vin)
     created = customer is None
-    if created and index.erased.matches(mobile, ext):
+    if created and (index.erased.matches(mobile, ext) or index.erased.matches(values.get("landline"), None)):
         return _reject("mobile" if mobile else "external_id", N_(
             "This person's data was erased at their request (PIPL); the row is not imported. "
             "Add them by hand if they have come back."))
