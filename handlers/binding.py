@@ -27,6 +27,7 @@ AGREE_WORDS = ("同意", "agree", "yes", "是")
 REFUSE_WORDS = ("不同意", "拒绝", "disagree", "no", "否")
 CONFIRM_WORDS = ("确认", "确认解绑", "confirm", "yes", "是")
 MENU_KEY = "BIND_CUSTOMER"
+LIST_SIZE = 10  # dealers listed by number; beyond that the follower types a city or a name
 
 
 class Binding(StateGroup, group="binding"):
@@ -81,19 +82,21 @@ def start(msg: Inbound, ctx: Context) -> Reply:
     dealer_id = binding.dealer_of(ctx.account_id, ctx.dealer_id)
     if dealer_id is not None:
         return _for_dealer(ctx, dealer_id)
-    dealers = dealer_cards.active_dealers(ctx.account_id)
+    dealers = dealer_cards.active_dealers(ctx.account_id, limit=LIST_SIZE + 1)
     if not dealers:
         return ctx.render("binding/no_dealers.txt")
     if len(dealers) == 1:
         return _for_dealer(ctx, dealers[0].id)
-    ctx.conv.enter(Binding.choose_dealer, choices=[d.id for d in dealers])
-    return ctx.render("binding/choose_dealer.txt", dealers=dealers, problem=False)
+    more = len(dealers) > LIST_SIZE  # too many to list: the follower can also type a city or a name
+    dealers = dealers[:LIST_SIZE]
+    ctx.conv.enter(Binding.choose_dealer, choices=[d.id for d in dealers], more=more)
+    return ctx.render("binding/choose_dealer.txt", dealers=dealers, problem=False, query="", more=more)
 
 
 menu_key(MENU_KEY)(start)  # listed with the typed menu names in the help text
 
 
-@router.on(in_state(Binding.choose_dealer), text(*(str(n) for n in range(1, 11))))
+@router.on(in_state(Binding.choose_dealer), text(*(str(n) for n in range(1, LIST_SIZE + 1))))
 def choose_dealer(msg: Inbound, ctx: Context) -> Reply:
     """A number from the dealer list."""
     choices: list[int] = list(ctx.conv.data.get("choices") or [])
@@ -101,6 +104,21 @@ def choose_dealer(msg: Inbound, ctx: Context) -> Reply:
     if not 0 <= index < len(choices):
         return _reask(msg, ctx)
     return _for_dealer(ctx, choices[index])
+
+
+@router.on(in_state(Binding.choose_dealer), msg_type("text"))
+def search_dealer(msg: Inbound, ctx: Context) -> Reply:
+    """Not a number from the list: a city or part of a dealer's name narrows the choice."""
+    found = dealer_cards.find_dealers(ctx.account_id, msg.content, limit=LIST_SIZE + 1)
+    if len(found) == 1:
+        return _for_dealer(ctx, found[0].id)
+    query = " ".join(msg.content.split())[:30]
+    if not found:
+        return _reask(msg, ctx, query=query)
+    more = len(found) > LIST_SIZE
+    found = found[:LIST_SIZE]
+    ctx.conv.enter(Binding.choose_dealer, choices=[d.id for d in found], more=more)
+    return ctx.render("binding/choose_dealer.txt", dealers=found, problem=False, query=query, more=more)
 
 
 @router.on(in_state(Binding.mobile), msg_type("text"))
@@ -211,11 +229,12 @@ def reask(msg: Inbound, ctx: Context) -> Reply:
     return _reask(msg, ctx)
 
 
-def _reask(msg: Inbound, ctx: Context) -> Reply:
+def _reask(msg: Inbound, ctx: Context, query: str = "") -> Reply:
     state, data = ctx.conv.state, ctx.conv.data
     if state == Binding.choose_dealer.name:
         dealers = [c for i in data.get("choices") or [] if (c := _dealer_card(int(i))) is not None]
-        return ctx.render("binding/choose_dealer.txt", dealers=dealers, problem=True)
+        return ctx.render("binding/choose_dealer.txt", dealers=dealers, problem=True, query=query,
+                          more=bool(data.get("more")))
     if state == Binding.mobile.name:
         return ctx.render("binding/ask_mobile.txt", dealer=_dealer_card(data.get("dealer_id")), problem="bad")
     if state == Binding.verify.name:

@@ -76,3 +76,18 @@ def active_dealers(account_id: int, limit: int = 10) -> list[DealerCard]:
         rows = s.scalars(sa.select(Dealer).where(Dealer.account_id == account_id, Dealer.active.is_(True))
                          .order_by(Dealer.city, Dealer.name, Dealer.id).limit(limit))
         return [_card(d) for d in rows]
+
+
+def find_dealers(account_id: int, words: str, limit: int = 10) -> list[DealerCard]:
+    """Active dealers whose name, city or code contains `words` (case-insensitive), by city and name."""
+    text = " ".join(words.split())[:30]
+    if not text:
+        return []
+    like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    with db.transaction() as s:
+        rows = s.scalars(sa.select(Dealer).where(
+            Dealer.account_id == account_id, Dealer.active.is_(True),
+            sa.or_(Dealer.name.ilike(like, escape="\\"), Dealer.city.ilike(like, escape="\\"),
+                   Dealer.code.ilike(like, escape="\\")))
+            .order_by(Dealer.city, Dealer.name, Dealer.id).limit(limit))
+        return [_card(d) for d in rows]

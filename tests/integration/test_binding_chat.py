@@ -217,3 +217,22 @@ def test_an_expired_conversation_starts_over(world: dict[str, Any], settings: An
     assert "绑定成功" not in chat.send("同意")
     assert bindings() == [] and consents() == []
     assert "手机号" in chat.send("绑定")                 # and the flow simply starts again
+
+
+def test_many_dealers_narrowed_by_city_or_name(client: Any, settings: Any) -> None:
+    for n in range(11):
+        make_dealer(name=f"上海{n:02d}号店", city="上海")
+    hz = make_dealer(name="杭州滨江店", city="杭州")
+    c = make_customer(hz, name="王五", mobile=MOBILE)
+    make_vehicle(c, plate="浙A88888")
+    chat = Chat(client, settings, make_follower().openid)
+    menu = chat.send("绑定")
+    assert "10. " in menu and "11. " not in menu and "城市或门店名称" in menu   # ten listed, the rest by typing
+    assert "没有找到" in chat.send("广州")                                      # nothing matches: says so, same list
+    assert "1. 上海00号店" in chat.send("上海") and "列表里没有" in chat.send("上海")   # eleven match: ten and the hint
+    assert "手机号" in chat.send("滨江")                                        # one match: straight to the mobile
+    chat.send(MOBILE)
+    chat.send("浙A88888")
+    chat.send("同意")
+    [b] = bindings()
+    assert (b.customer_id, b.dealer_id) == (c.id, hz.id)

@@ -25,6 +25,7 @@ VALUES: dict[str, Any] = {
     # binding/*.txt
     "bound": SimpleNamespace(name="Wang", masked_mobile="138****0000", plates=("A12345",)), "tries_left": 3,
     "until": "11-23 08:00", "lead": False, "consent": "I agree.", "intro": "", "problem": "",
+    "query": "上海", "more": True,
 }
 
 
