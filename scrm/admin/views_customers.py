@@ -37,7 +37,7 @@ STAGE_LABELS = {
 
 @bp.context_processor
 def _labels() -> dict[str, Any]:
-    return {"STAGE_LABELS": STAGE_LABELS}
+    return {"STAGE_LABELS": STAGE_LABELS, "PUSH_STATUS": profiles.PUSH_STATUS}
 
 
 class NoteForm(AdminForm):

@@ -14,8 +14,11 @@ import sqlalchemy as sa
 
 from scrm import db, runtime
 from scrm.models import (
+    Channel,
     Customer,
     CustomerBinding,
+    Delivery,
+    DeliveryStatus,
     Direction,
     Follower,
     MessageLog,
@@ -43,6 +46,11 @@ _TAG_SPLIT = re.compile(r"[,，、;；\n]")
 NOTE_TITLE = N_("Staff note")
 MESSAGE_IN = N_("Message from the follower")
 MESSAGE_OUT = N_("Sent to the follower")
+PUSH_TITLE = N_("Push to the follower")
+# how a push stands, as the timeline labels it
+PUSH_STATUS = {"pending": N_("Waiting to be sent"), "sending": N_("Sending"), "sent": N_("Sent"),
+               "delivered": N_("Delivered"), "failed": N_("Not delivered"), "unknown": N_("Outcome unknown"),
+               "skipped": N_("Skipped"), "cancelled": N_("Cancelled")}
 
 
 @dataclass(frozen=True)
@@ -140,10 +148,14 @@ def timeline(scope: Scope, customer: Customer, page: int = 1) -> Page[TimelineIt
     messages = sa.select(sa.literal("m").label("src"), MessageLog.id.label("id"),
                          MessageLog.created_at.label("at")).where(
         MessageLog.account_id == customer.account_id, MessageLog.follower_id.in_(followers))
-    merged = sa.union_all(entries, messages).subquery()
+    # pushes (customer-service, template and mass messages) to the bound followers: this dealer's and the brand's
+    pushes = sa.select(sa.literal("d").label("src"), Delivery.id.label("id"), Delivery.created_at.label("at")).where(
+        Delivery.account_id == customer.account_id, Delivery.follower_id.in_(followers),
+        sa.or_(Delivery.dealer_id == customer.dealer_id, Delivery.dealer_id.is_(None)))
+    merged = sa.union_all(entries, messages, pushes).subquery()
     stmt = sa.select(merged.c.src, merged.c.id).order_by(merged.c.at.desc(), merged.c.src, merged.c.id.desc())
     keys = paginate(db.session(), stmt, page, TIMELINE_PER_PAGE)
-    wanted = {src: [row.id for row in keys.items if row.src == src] for src in ("t", "m")}
+    wanted = {src: [row.id for row in keys.items if row.src == src] for src in ("t", "m", "d")}
     loaded: dict[tuple[str, int], TimelineItem] = {}
     for e in db.session.scalars(sa.select(TimelineEntry).where(TimelineEntry.id.in_(wanted["t"]))):
         text = str(e.detail.get("text", "")) if e.kind in ("note", "merge") else ""
@@ -153,8 +165,31 @@ def timeline(scope: Scope, customer: Customer, page: int = 1) -> Page[TimelineIt
         loaded[("m", m.id)] = TimelineItem(
             m.created_at, "message.in" if inbound else "message.out", MESSAGE_IN if inbound else MESSAGE_OUT,
             m.content, {"msg_type": m.msg_type, "event": m.event})
+    for d in db.session.scalars(sa.select(Delivery).where(Delivery.id.in_(wanted["d"]))):
+        loaded[("d", d.id)] = TimelineItem(
+            d.created_at, "push", PUSH_TITLE, push_text(d.payload),
+            {"status": DeliveryStatus(d.status).value, "purpose": d.purpose, "error": d.error,
+             "channel": d.channel_used or Channel(d.channel).value})
     items = [loaded[(row.src, row.id)] for row in keys.items if (row.src, row.id) in loaded]
     return Page(items=items, page=keys.page, per_page=keys.per_page, total=keys.total)
+
+
+def push_text(payload: dict[str, Any]) -> str:
+    """What a push says, from its WeChat payload: the text, the news titles or the template's values."""
+    for channel in ("custom", "template"):  # Channel.AUTO carries both forms
+        if isinstance(payload.get(channel), dict):
+            return push_text(payload[channel])
+    body = payload.get("text")
+    if isinstance(body, dict):
+        return str(body.get("content", ""))
+    news = payload.get("news")
+    articles = news.get("articles") if isinstance(news, dict) else None
+    if isinstance(articles, list):
+        return " / ".join(str(a.get("title", "")) for a in articles if isinstance(a, dict))
+    data = payload.get("data")
+    if isinstance(data, dict):
+        return "\n".join(str(v.get("value", "")) for v in data.values() if isinstance(v, dict) and v.get("value"))
+    return ""
 
 
 def add_note(actor: StaffUser, customer_id: int, text: str, ip: str = "") -> StaffNote:
