@@ -174,7 +174,7 @@ def consent_records(scope: Scope, customer_id: int, limit: int = 20) -> list[Con
 
 def may_unbind(scope: Scope) -> bool:
     """Managers and brand admins may unbind a follower from a record."""
-    return scope.can(Perm.CUSTOMER_TAGS)
+    return scope.can(Perm.CUSTOMER_BINDINGS)
 
 
 def staff_unbind(actor: StaffUser, binding_id: int, ip: str = "") -> CustomerBinding:

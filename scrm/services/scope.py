@@ -33,6 +33,7 @@ class Perm(enum.StrEnum):
     QR_MANAGE = "qr.manage"
     AUDIT_VIEW = "audit.view"
     CUSTOMER_TAGS = "customers.tags"  # edit a customer's tags
+    CUSTOMER_BINDINGS = "customers.bindings"  # unbind a follower from a customer record
     CUSTOMER_PHONES = "customers.phones"  # see whole phone numbers (others see 138****5678)
     IMPORTS_START = "imports.start"  # upload a customer file for the own dealer (brand admin: any dealer)
     API_KEYS = "api_keys.manage"  # create and revoke the dealer system's API keys (own dealer / any dealer)
@@ -42,7 +43,7 @@ class Perm(enum.StrEnum):
 
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.BRAND_ADMIN: frozenset(Perm),
-    Role.DEALER_MANAGER: frozenset({Perm.KEYWORDS_EDIT, Perm.AUDIT_VIEW, Perm.CUSTOMER_TAGS,
+    Role.DEALER_MANAGER: frozenset({Perm.KEYWORDS_EDIT, Perm.AUDIT_VIEW, Perm.CUSTOMER_TAGS, Perm.CUSTOMER_BINDINGS,
                                     Perm.CUSTOMER_PHONES, Perm.IMPORTS_START, Perm.API_KEYS,
                                     Perm.CUSTOMERS_MERGE}),
     Role.DEALER_STAFF: frozenset(),
