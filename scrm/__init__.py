@@ -61,6 +61,9 @@ def _register(app: Flask, settings: Settings) -> None:
     from scrm.api import init_api
 
     init_api(app)
+    # Feature services that subscribe to domain events, register merge movers and audit labels on import.
+    import scrm.services.booking  # noqa: F401
+
     if settings.sandbox.enabled:
         from scrm.sandbox import init_sandbox
 

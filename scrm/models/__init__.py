@@ -2,6 +2,18 @@
 
 from scrm.models.account import Account, Dealer
 from scrm.models.api_key import ApiKey
+from scrm.models.booking import (
+    Booking,
+    BookingSettings,
+    BookingSource,
+    BookingStatus,
+    Closure,
+    DemoCar,
+    OpeningHours,
+    ServiceKind,
+    ServiceType,
+    SlotUse,
+)
 from scrm.models.content import KeywordReply, MatchMode, MenuVersion, ReplyKind
 from scrm.models.customer import (
     Customer,
@@ -23,9 +35,11 @@ from scrm.models.quality import DuplicatePair, MergeRecord, PairKind, PairStatus
 from scrm.models.staff import AuditLog, Role, StaffUser
 
 __all__ = [
-    "Account", "ApiKey", "AuditLog", "BindMethod", "BindingCode", "Channel", "ConsentRecord", "Customer",
-    "CustomerBinding", "Dealer", "Delivery", "DeliveryStatus", "Direction", "DuplicatePair", "Follower", "Gender",
-    "ImportJob", "ImportKind", "ImportStatus", "KeywordReply", "MatchMode", "MenuVersion", "MergeRecord",
-    "MessageLog", "PairKind", "PairStatus", "PrivacyKind", "PrivacyRequest", "QrScene", "QualitySnapshot",
-    "RepairOrder", "ReplyKind", "Role", "SceneKind", "StaffNote", "StaffUser", "Stage", "TimelineEntry", "Vehicle",
+    "Account", "ApiKey", "AuditLog", "BindMethod", "BindingCode", "Booking", "BookingSettings", "BookingSource",
+    "BookingStatus", "Channel", "Closure", "ConsentRecord", "Customer", "CustomerBinding", "Dealer", "Delivery",
+    "DeliveryStatus", "DemoCar", "Direction", "DuplicatePair", "Follower", "Gender", "ImportJob", "ImportKind",
+    "ImportStatus", "KeywordReply", "MatchMode", "MenuVersion", "MergeRecord", "MessageLog", "OpeningHours",
+    "PairKind", "PairStatus", "PrivacyKind", "PrivacyRequest", "QrScene", "QualitySnapshot", "RepairOrder",
+    "ReplyKind", "Role", "SceneKind", "ServiceKind", "ServiceType", "SlotUse", "StaffNote", "StaffUser", "Stage",
+    "TimelineEntry", "Vehicle",
 ]

@@ -37,7 +37,9 @@ COUNT_LABELS = {
     "consent_records": N_("Consent records"), "messages": N_("WeChat messages"), "merges": N_("Merges"),
     "duplicate_pairs_closed": N_("Duplicate pairs closed"), "merge_records_scrubbed": N_("Merge snapshots cleared"),
     "binding_codes_revoked": N_("Binding codes revoked"), "deliveries_cancelled": N_("Pending sends cancelled"),
-    "messages_blanked": N_("WeChat messages blanked"),
+    "messages_blanked": N_("WeChat messages blanked"), "bookings": N_("Bookings"),
+    "bookings_cancelled": N_("Upcoming bookings cancelled"),
+    "bookings_blanked": N_("Bookings' contact details cleared"),
 }
 
 audit.ACTIONS.update({

@@ -22,6 +22,8 @@ from scrm import db
 from scrm.models import (
     AuditLog,
     BindingCode,
+    Booking,
+    BookingStatus,
     ConsentRecord,
     Customer,
     CustomerBinding,
@@ -183,6 +185,8 @@ def _remove_rows(s: Session, ids: list[int], customer: Customer, followers: list
 
     vehicles = sa.select(Vehicle.id).where(Vehicle.customer_id.in_(ids)).scalar_subquery()
     run(sa.update(RepairOrder).where(RepairOrder.vehicle_id.in_(vehicles)).values(vehicle_id=None))
+    bookings = _erase_bookings(s, ids, now)
+    run(sa.update(Booking).where(Booking.vehicle_id.in_(vehicles)).values(vehicle_id=None))
     for model in (RepairOrder, Vehicle, TimelineEntry, StaffNote, CustomerBinding, ConsentRecord):
         run(sa.delete(model).where(model.customer_id.in_(ids)))
     out = {
@@ -196,12 +200,30 @@ def _remove_rows(s: Session, ids: list[int], customer: Customer, followers: list
             BindingCode.customer_id.in_(ids), BindingCode.used_at.is_(None), BindingCode.revoked_at.is_(None))
             .values(revoked_at=now)),
         "deliveries_cancelled": 0,
+        **bookings,
     }
     if followers:
         out["deliveries_cancelled"] = run(sa.update(Delivery).where(
             Delivery.dealer_id == customer.dealer_id, Delivery.follower_id.in_(followers),
             Delivery.status == DeliveryStatus.PENDING).values(status=DeliveryStatus.CANCELLED, result="erased"))
     return out
+
+
+def _erase_bookings(s: Session, ids: list[int], now: datetime) -> dict[str, int]:
+    """Cancel the customers' upcoming bookings (their slots freed) and blank every booking's contact details."""
+    from scrm.services import booking_slots
+
+    upcoming = list(s.scalars(sa.select(Booking).where(
+        Booking.customer_id.in_(ids), Booking.status.in_((BookingStatus.CONFIRMED, BookingStatus.CHECKED_IN)),
+        Booking.end_at > now).order_by(Booking.id).with_for_update()))
+    for b in upcoming:
+        booking_slots.apply(s, b.dealer_id, take=[], release=booking_slots.held(b), capacity={})
+        b.status, b.cancelled_at, b.cancel_reason, b.updated_at = BookingStatus.CANCELLED, now, "erased", now
+    s.flush()
+    blanked = s.execute(sa.update(Booking).where(Booking.customer_id.in_(ids))
+                        .values(contact_name="", contact_mobile="", note="", follower_id=None)
+                        .execution_options(synchronize_session=False))
+    return {"bookings_cancelled": len(upcoming), "bookings_blanked": int(getattr(blanked, "rowcount", 0) or 0)}
 
 
 def _blank_messages(s: Session, account_id: int, followers: list[int]) -> int:

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from scrm import db, runtime
 from scrm.models import (
+    Booking,
     ConsentRecord,
     Customer,
     CustomerBinding,
@@ -34,6 +35,7 @@ from scrm.models import (
     PrivacyKind,
     PrivacyRequest,
     RepairOrder,
+    ServiceType,
     StaffNote,
     StaffUser,
     TimelineEntry,
@@ -80,6 +82,11 @@ TABLES: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "messages": ("wechat_messages.csv", [
         ("created_at", N_("Time")), ("openid", N_("openid")), ("direction", N_("Direction")),
         ("msg_type", N_("Message type")), ("event", N_("WeChat event")), ("content", N_("Content"))]),
+    "bookings": ("bookings.csv", [
+        ("id", N_("Booking no.")), ("start_at", N_("Booked time")), ("service", N_("Service")),
+        ("status", N_("Status")), ("source", N_("Booked through")), ("contact_name", N_("Contact name")),
+        ("contact_mobile", N_("Contact mobile")), ("note", N_("Note")), ("satisfaction", N_("Satisfaction (1-5)")),
+        ("created_at", N_("Booked at"))]),
     "merges": ("merges.csv", [
         ("id", N_("Merge no.")), ("survivor_id", N_("Kept record")), ("merged_id", N_("Merged record")),
         ("created_at", N_("Merged at")), ("undone_at", N_("Undone at")), ("before", N_("Values before the merge"))]),
@@ -156,6 +163,10 @@ def collect(scope: Scope, customer: Customer) -> dict[str, Any]:
     data["messages"] = [_row(m, _keys("messages"), openid=openids.get(m.follower_id or 0, ""))
                         for m in reversed(newest)]
     data["messages_total"] = int(total)
+    bookings = s.execute(scope.apply(sa.select(Booking, ServiceType), Booking)
+                         .join(ServiceType, ServiceType.id == Booking.service_type_id)
+                         .where(Booking.customer_id == cid).order_by(Booking.start_at, Booking.id))
+    data["bookings"] = [_row(b, _keys("bookings"), service=t.name) for b, t in bookings]
     data["merges"] = [_row(m, _keys("merges")) for m in s.scalars(
         scope.apply(sa.select(MergeRecord), MergeRecord).where(
             sa.or_(MergeRecord.survivor_id == cid, MergeRecord.merged_id == cid)).order_by(MergeRecord.id))]

@@ -8,9 +8,19 @@ import pytest
 import sqlalchemy as sa
 
 from scrm import db
-from scrm.models import Dealer, Follower, KeywordReply, StaffUser
+from scrm.models import (
+    Booking,
+    BookingStatus,
+    Dealer,
+    DemoCar,
+    Follower,
+    KeywordReply,
+    OpeningHours,
+    ServiceType,
+    StaffUser,
+)
 from scrm.models.customer import Customer, CustomerBinding, RepairOrder, Vehicle
-from scrm.services import normalize
+from scrm.services import booking_slots, normalize
 from scrm.services.demo_data import seed
 
 pytestmark = pytest.mark.integration
@@ -41,3 +51,13 @@ def test_seed_is_idempotent_and_valid(app_ctx: Any) -> None:
     same = sa.select(Customer.dealer_id, Customer.name, Customer.birthday).group_by(
         Customer.dealer_id, Customer.name, Customer.birthday).having(sa.func.count() > 1)
     assert db.session.execute(same).first() is not None
+    # bookings: every dealer is configured, has coming and past visits, and the slot counters are true
+    assert first["bookings"] == _count(Booking) and _count(Booking) >= 30
+    assert _count(ServiceType) == 12 and _count(DemoCar) == 12 and _count(OpeningHours) == 42
+    statuses = set(db.session.scalars(sa.select(Booking.status)))
+    assert {BookingStatus.CONFIRMED, BookingStatus.COMPLETED} <= statuses
+    for dealer_id in db.session.scalars(sa.select(Dealer.id)):
+        stored, expected = booking_slots.recount(db.session(), dealer_id)
+        assert stored == expected and stored
+    test_drives = db.session.scalars(sa.select(Booking).where(Booking.demo_car_id.is_not(None))).all()
+    assert test_drives and all(b.licence_confirmed for b in test_drives)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 23:50:08.281951
+Create Date: 2026-11-23 00:37:09.807098
 """
 
 from __future__ import annotations
@@ -54,6 +54,41 @@ def upgrade() -> None:
     with op.batch_alter_table('dealers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_dealers_account_id'), ['account_id'], unique=False)
 
+    op.create_table('booking_settings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('slot_minutes', sa.Integer(), nullable=False),
+    sa.Column('min_notice_minutes', sa.Integer(), nullable=False),
+    sa.Column('horizon_days', sa.Integer(), nullable=False),
+    sa.Column('cancel_cutoff_minutes', sa.Integer(), nullable=False),
+    sa.Column('timezone', sa.String(length=40), nullable=False),
+    sa.Column('updated_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_booking_settings_account_id_accounts')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_booking_settings_dealer_id_dealers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_booking_settings')),
+    sa.UniqueConstraint('dealer_id', name=op.f('uq_booking_settings_dealer_id'))
+    )
+    with op.batch_alter_table('booking_settings', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_booking_settings_account_id'), ['account_id'], unique=False)
+
+    op.create_table('closures',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('from_time', sa.Time(), nullable=True),
+    sa.Column('to_time', sa.Time(), nullable=True),
+    sa.Column('reason', sa.String(length=100), nullable=False),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_closures_account_id_accounts')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_closures_dealer_id_dealers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_closures'))
+    )
+    with op.batch_alter_table('closures', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_closures_account_id'), ['account_id'], unique=False)
+        batch_op.create_index('ix_closures_dealer_day', ['dealer_id', 'day'], unique=False)
+
     op.create_table('customers',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -93,6 +128,73 @@ def upgrade() -> None:
         batch_op.create_index('ix_customers_dealer_updated', ['dealer_id', 'updated_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_customers_merged_into_id'), ['merged_into_id'], unique=False)
 
+    op.create_table('demo_cars',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('model', sa.String(length=100), nullable=False),
+    sa.Column('plate', sa.String(length=10), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_demo_cars_account_id_accounts')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_demo_cars_dealer_id_dealers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_demo_cars'))
+    )
+    with op.batch_alter_table('demo_cars', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_demo_cars_account_id'), ['account_id'], unique=False)
+        batch_op.create_index('ix_demo_cars_dealer_model', ['dealer_id', 'model'], unique=False)
+
+    op.create_table('opening_hours',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('weekday', sa.Integer(), nullable=False),
+    sa.Column('opens', sa.Time(), nullable=False),
+    sa.Column('closes', sa.Time(), nullable=False),
+    sa.CheckConstraint('opens < closes', name=op.f('ck_opening_hours_order')),
+    sa.CheckConstraint('weekday >= 0 AND weekday <= 6', name=op.f('ck_opening_hours_weekday')),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_opening_hours_account_id_accounts')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_opening_hours_dealer_id_dealers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_opening_hours'))
+    )
+    with op.batch_alter_table('opening_hours', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_opening_hours_account_id'), ['account_id'], unique=False)
+        batch_op.create_index('ix_opening_hours_dealer_weekday', ['dealer_id', 'weekday'], unique=False)
+
+    op.create_table('service_types',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('code', sa.String(length=32), nullable=False),
+    sa.Column('name', sa.String(length=50), nullable=False),
+    sa.Column('kind', sa.Enum('maintenance', 'repair', 'bodywork', 'test_drive', 'other', name='servicekind', native_enum=False, length=16), nullable=False),
+    sa.Column('duration_minutes', sa.Integer(), nullable=False),
+    sa.Column('capacity', sa.Integer(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('sort_order', sa.Integer(), nullable=False),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('capacity >= 0', name=op.f('ck_service_types_capacity')),
+    sa.CheckConstraint('duration_minutes > 0', name=op.f('ck_service_types_duration')),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_service_types_account_id_accounts')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_service_types_dealer_id_dealers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_service_types')),
+    sa.UniqueConstraint('dealer_id', 'code', name=op.f('uq_service_types_dealer_id_code'))
+    )
+    with op.batch_alter_table('service_types', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_service_types_account_id'), ['account_id'], unique=False)
+
+    op.create_table('slot_uses',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('resource', sa.String(length=32), nullable=False),
+    sa.Column('slot_start', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used', sa.Integer(), nullable=False),
+    sa.Column('capacity', sa.Integer(), nullable=False),
+    sa.CheckConstraint('used >= 0 AND used <= capacity', name=op.f('ck_slot_uses_used')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_slot_uses_dealer_id_dealers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_slot_uses')),
+    sa.UniqueConstraint('dealer_id', 'resource', 'slot_start', name=op.f('uq_slot_uses_dealer_id_resource_slot_start'))
+    )
     op.create_table('staff_users',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -434,6 +536,54 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_binding_codes_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_binding_codes_dealer_id'), ['dealer_id'], unique=False)
 
+    op.create_table('bookings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=True),
+    sa.Column('follower_id', sa.Integer(), nullable=True),
+    sa.Column('vehicle_id', sa.Integer(), nullable=True),
+    sa.Column('service_type_id', sa.Integer(), nullable=False),
+    sa.Column('demo_car_id', sa.Integer(), nullable=True),
+    sa.Column('start_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('end_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('slot_minutes', sa.Integer(), nullable=False),
+    sa.Column('status', sa.Enum('confirmed', 'cancelled', 'checked_in', 'completed', 'no_show', name='bookingstatus', native_enum=False, length=16), nullable=False),
+    sa.Column('source', sa.Enum('chat', 'h5', 'staff', 'api', name='bookingsource', native_enum=False, length=8), nullable=False),
+    sa.Column('contact_name', sa.String(length=64), nullable=False),
+    sa.Column('contact_mobile', sa.String(length=11), nullable=False),
+    sa.Column('licence_confirmed', sa.Boolean(), nullable=False),
+    sa.Column('note', sa.String(length=500), nullable=False),
+    sa.Column('request_key', sa.String(length=64), nullable=False),
+    sa.Column('satisfaction', sa.Integer(), nullable=True),
+    sa.Column('cancel_reason', sa.String(length=200), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('cancelled_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('completed_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint('end_at > start_at', name=op.f('ck_bookings_span')),
+    sa.CheckConstraint('satisfaction IS NULL OR (satisfaction >= 1 AND satisfaction <= 5)', name=op.f('ck_bookings_satisfaction')),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_bookings_account_id_accounts')),
+    sa.ForeignKeyConstraint(['created_by'], ['staff_users.id'], name=op.f('fk_bookings_created_by_staff_users')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_bookings_customer_id_customers')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_bookings_dealer_id_dealers')),
+    sa.ForeignKeyConstraint(['demo_car_id'], ['demo_cars.id'], name=op.f('fk_bookings_demo_car_id_demo_cars')),
+    sa.ForeignKeyConstraint(['follower_id'], ['followers.id'], name=op.f('fk_bookings_follower_id_followers')),
+    sa.ForeignKeyConstraint(['service_type_id'], ['service_types.id'], name=op.f('fk_bookings_service_type_id_service_types')),
+    sa.ForeignKeyConstraint(['vehicle_id'], ['vehicles.id'], name=op.f('fk_bookings_vehicle_id_vehicles')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bookings')),
+    sa.UniqueConstraint('request_key', name=op.f('uq_bookings_request_key'))
+    )
+    with op.batch_alter_table('bookings', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_bookings_account_id'), ['account_id'], unique=False)
+        batch_op.create_index('ix_bookings_customer_status', ['customer_id', 'status'], unique=False)
+        batch_op.create_index('ix_bookings_dealer_start', ['dealer_id', 'start_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_bookings_demo_car_id'), ['demo_car_id'], unique=False)
+        batch_op.create_index('ix_bookings_follower_status', ['follower_id', 'status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_bookings_service_type_id'), ['service_type_id'], unique=False)
+        batch_op.create_index('ix_bookings_vehicle_status', ['vehicle_id', 'status'], unique=False)
+
     op.create_table('consent_records',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -655,6 +805,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_consent_records_account_id'))
 
     op.drop_table('consent_records')
+    with op.batch_alter_table('bookings', schema=None) as batch_op:
+        batch_op.drop_index('ix_bookings_vehicle_status')
+        batch_op.drop_index(batch_op.f('ix_bookings_service_type_id'))
+        batch_op.drop_index('ix_bookings_follower_status')
+        batch_op.drop_index(batch_op.f('ix_bookings_demo_car_id'))
+        batch_op.drop_index('ix_bookings_dealer_start')
+        batch_op.drop_index('ix_bookings_customer_status')
+        batch_op.drop_index(batch_op.f('ix_bookings_account_id'))
+
+    op.drop_table('bookings')
     with op.batch_alter_table('binding_codes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_binding_codes_dealer_id'))
         batch_op.drop_index(batch_op.f('ix_binding_codes_customer_id'))
@@ -740,6 +900,21 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_staff_users_account_id'))
 
     op.drop_table('staff_users')
+    op.drop_table('slot_uses')
+    with op.batch_alter_table('service_types', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_service_types_account_id'))
+
+    op.drop_table('service_types')
+    with op.batch_alter_table('opening_hours', schema=None) as batch_op:
+        batch_op.drop_index('ix_opening_hours_dealer_weekday')
+        batch_op.drop_index(batch_op.f('ix_opening_hours_account_id'))
+
+    op.drop_table('opening_hours')
+    with op.batch_alter_table('demo_cars', schema=None) as batch_op:
+        batch_op.drop_index('ix_demo_cars_dealer_model')
+        batch_op.drop_index(batch_op.f('ix_demo_cars_account_id'))
+
+    op.drop_table('demo_cars')
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customers_merged_into_id'))
         batch_op.drop_index('ix_customers_dealer_updated')
@@ -753,6 +928,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_customers_account_id'))
 
     op.drop_table('customers')
+    with op.batch_alter_table('closures', schema=None) as batch_op:
+        batch_op.drop_index('ix_closures_dealer_day')
+        batch_op.drop_index(batch_op.f('ix_closures_account_id'))
+
+    op.drop_table('closures')
+    with op.batch_alter_table('booking_settings', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_booking_settings_account_id'))
+
+    op.drop_table('booking_settings')
     with op.batch_alter_table('dealers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_dealers_account_id'))
 
