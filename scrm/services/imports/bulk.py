@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
@@ -18,7 +19,10 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from scrm import db
 from scrm.db import Base
+
+logger = logging.getLogger(__name__)
 
 _COLUMNS: dict[type[Base], tuple[str, ...]] = {}
 
@@ -47,6 +51,39 @@ def _table(model: type[Base]) -> sa.Table:
 
 def _postgres(s: Session) -> bool:
     return s.get_bind().dialect.name == "postgresql"
+
+
+class PlannerStats:
+    """Keep PostgreSQL's statistics current while an import grows the tables.
+
+    A fresh dealer's import starts on empty tables with no statistics; psycopg prepares the batch lookups
+    after a few executions and PostgreSQL may then keep a generic plan made for a tiny table, one that walks
+    every customer of the dealer through a dealer_id-leading index on each batch, so the import slows down as
+    it grows (measured: 200,000 rows in 534 s; 42 s with the statistics kept current). ANALYZE after the
+    first batch and then whenever the rows created since the start have doubled (about 10 times for 1M rows;
+    each invalidates the cached plans).
+    """
+
+    TABLES = "customers, vehicles, repair_orders"
+
+    def __init__(self, first: int) -> None:
+        self.next_at = max(1, first)
+        self.enabled = True
+
+    def created(self, total: int) -> None:
+        """Tell how many rows the import has created so far; analyzes when that has doubled."""
+        if not self.enabled or total < self.next_at:
+            return
+        self.next_at = total * 2
+        try:
+            with db.transaction() as s:
+                if not _postgres(s):
+                    self.enabled = False
+                    return
+                s.execute(sa.text(f"ANALYZE {self.TABLES}"))
+        except sa.exc.DBAPIError:  # e.g. not the tables' owner: autovacuum will get to it later
+            logger.warning("could not refresh planner statistics during the import", exc_info=True)
+            self.enabled = False
 
 
 def any_of(column: Any, values: set[str] | set[int], s: Session) -> Any:

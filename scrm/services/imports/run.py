@@ -25,6 +25,7 @@ from scrm import db
 from scrm.db import utcnow
 from scrm.models import Account, Dealer, ImportJob, ImportKind, ImportStatus
 from scrm.services.errors import DomainError, Invalid, NotFound
+from scrm.services.imports import bulk
 from scrm.services.imports.customers import ParsedRow, Problem, parse_row
 from scrm.services.imports.readers import Cell, Table, UnreadableFile, open_table
 from scrm.services.imports.repair_rows import check_repair_columns, map_repair_headers, parse_repair_row
@@ -176,6 +177,7 @@ def _import_table(table: Table, path: Path, filename: str, dealer: Dealer, job_i
     counts = dict.fromkeys(("total", "created", "updated", "unchanged", "rejected"), 0)
     batch = Batch(dealer.account_id, dealer.id, job_id, filename, utcnow())
     ahead = _ahead(_chunks((parse(line, cells, columns) for line, cells in table), batch_size))
+    stats = bulk.PlannerStats(first=batch_size)
     try:
         for rows in ahead:
             for row, outcome in zip(rows, _write(batch, rows, apply), strict=True):
@@ -183,6 +185,7 @@ def _import_table(table: Table, path: Path, filename: str, dealer: Dealer, job_i
                 counts[outcome.status] += 1
                 if outcome.status == REJECTED:
                     report.add(row.line, row.cells, outcome.problems)
+            stats.created(counts["created"])
             if progress is not None:
                 progress(len(rows))
     finally:
