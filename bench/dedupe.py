@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import json
 import multiprocessing
-import os
 import random
 import resource
 import sys
@@ -33,7 +32,7 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-PG_ADMIN = os.environ.get("SCRM_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+from bench.pgdb import drop_database, prepare_database  # noqa: E402
 
 SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
             "姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
@@ -50,26 +49,6 @@ PLATE_LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 def log(msg: str) -> None:
     print(f"[dedupe-bench] {msg}", flush=True)
-
-
-def prepare_database(name: str) -> str:
-    """A fresh, migrated PostgreSQL database."""
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    from scrm.migrate import upgrade
-
-    upgrade(url)
-    return url
-
-
-def drop_database(name: str) -> None:
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def typo(mobile: str, rng: random.Random) -> str:

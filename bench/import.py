@@ -31,7 +31,7 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-PG_ADMIN = os.environ.get("SCRM_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+from bench.pgdb import drop_database, prepare_database  # noqa: E402
 
 HEADER = ["客户编号", "姓名", "手机号码", "性别", "生日", "城市", "车架号", "车牌号", "品牌", "车型", "购车日期",
           "行驶里程", "上次保养日期"]
@@ -102,26 +102,6 @@ def write_csv(path: Path, size: int, dirty: float, seed: int = 7) -> int:
                     row[4] = "2023-02-30"                    # no such day
             writer.writerow(row)
     return bad
-
-
-def prepare_database(name: str) -> str:
-    """Create and migrate a throw-away database with one account and one dealer."""
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    from scrm.migrate import upgrade
-
-    upgrade(url)
-    return url
-
-
-def drop_database(name: str) -> None:
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _progress_logger(label: str, size: int, step: int, mark: float) -> Any:

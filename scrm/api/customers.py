@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, g, jsonify, request
+from flask import Response, g, jsonify
 
 from scrm.api import bp
-from scrm.api.errors import api_error
+from scrm.api.errors import api_error, batch_items
 from scrm.services import api_customers
 from scrm.services.api_keys import ApiCaller
 from scrm.services.errors import NotFound
@@ -21,20 +21,9 @@ def _caller() -> ApiCaller:
 @bp.post("/customers:batch")
 def customers_batch() -> Any:
     """Create or update up to 1,000 customers (with vehicles); one result per item."""
-    if not request.is_json:
-        return api_error(415, "Send the body as JSON (Content-Type: application/json).")
-    body = request.get_json(silent=True)
-    if body is None:
-        return api_error(400, "The body is not valid JSON.")
-    if not isinstance(body, dict) or not isinstance(body.get("customers"), list):
-        return api_error(422, "The body must be an object with a list “customers”.")
-    unknown = sorted(set(body) - {"customers"})
-    if unknown:
-        return api_error(422, f"Unknown field in the body: {', '.join(unknown)[:200]}.")
-    items: list[object] = body["customers"]
-    if len(items) > api_customers.MAX_ITEMS:
-        return api_error(422, f"Too many customers: {len(items)}, at most {api_customers.MAX_ITEMS} per request.",
-                         code="too_many_items")
+    items = batch_items("customers", "customers", api_customers.MAX_ITEMS)
+    if isinstance(items, Response):
+        return items
     results = api_customers.upsert_batch(_caller(), items)
     return jsonify({"results": [r.as_json() for r in results]})
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, jsonify
+from flask import Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 # HTTP status -> our stable error code (what client programs branch on).
@@ -21,6 +21,25 @@ def api_error(status: int, message: str, code: str | None = None) -> Response:
         response.headers["WWW-Authenticate"] = 'Bearer realm="scrm-api"'
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def batch_items(key: str, label: str, max_items: int) -> list[object] | Response:
+    """The list under `key` of a JSON batch body, or the error response saying what is wrong with the body."""
+    if not request.is_json:
+        return api_error(415, "Send the body as JSON (Content-Type: application/json).")
+    body = request.get_json(silent=True)
+    if body is None:
+        return api_error(400, "The body is not valid JSON.")
+    if not isinstance(body, dict) or not isinstance(body.get(key), list):
+        return api_error(422, f"The body must be an object with a list “{key}”.")
+    unknown = sorted(set(body) - {key})
+    if unknown:
+        return api_error(422, f"Unknown field in the body: {', '.join(unknown)[:200]}.")
+    items: list[object] = body[key]
+    if len(items) > max_items:
+        return api_error(422, f"Too many {label}: {len(items)}, at most {max_items} per request.",
+                         code="too_many_items")
+    return items
 
 
 def http_error(exc: HTTPException) -> Response:
