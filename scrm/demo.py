@@ -18,14 +18,20 @@ from scrm.config import Settings, apply_env_overrides, settings_from_dict
 log = logging.getLogger(__name__)
 
 DEMO_MENU: list[dict[str, Any]] = [
+    {"name": "预约服务", "sub": [
+        {"name": "预约保养", "type": "click", "key": "BOOK_SERVICE"},
+        {"name": "预约试驾", "type": "click", "key": "BOOK_TEST_DRIVE"},
+        {"name": "我的预约", "type": "click", "key": "MY_BOOKINGS"},
+        {"name": "附近门店", "type": "click", "key": "NEARBY_DEALERS"},
+    ]},
     {"name": "车主服务", "sub": [
         {"name": "我的账户", "type": "click", "key": "MY_ACCOUNT"},
         {"name": "绑定车主", "type": "click", "key": "BIND_CUSTOMER"},
         {"name": "联系门店", "type": "click", "key": "CONTACT_DEALER"},
         {"name": "本月优惠", "type": "click", "key": "PROMOTIONS"},
+        {"name": "帮助", "type": "click", "key": "HELP"},
     ]},
     {"name": "会员中心", "type": "view", "url": "{base}/h5/demo/"},
-    {"name": "帮助", "type": "click", "key": "HELP"},
 ]
 
 

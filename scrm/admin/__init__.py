@@ -30,6 +30,8 @@ PAGES = (
     "scrm.admin.views_quality",
     "scrm.admin.views_binding",
     "scrm.admin.views_privacy",
+    "scrm.admin.views_bookings",
+    "scrm.admin.views_booking_setup",
 )
 ERROR_CODES = (400, 401, 403, 404, 405, 413, 429, 500)
 _pages_registered = False

@@ -1,9 +1,9 @@
 """A booking's life after it is made: cancel, check in, complete, no-show, and the satisfaction score.
 
 Who acts: `staff` (scope-checked: another dealer's booking is NotFound), or `follower_id` (the booking
-must be that follower's), or neither (a trusted system caller, e.g. the dealer API, held to the customer
-rules). Customers cancel and move only up to the dealer's cut-off; staff may override it. Only cancelling
-gives slots back: a no-show still used the time.
+must be that follower's, or belong to a customer record bound to it), or neither (a trusted system
+caller, e.g. the dealer API, held to the customer rules). Customers cancel and move only up to the
+dealer's cut-off; staff may override it. Only cancelling gives slots back: a no-show still used the time.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from scrm import db
 from scrm.models import Booking, BookingStatus, StaffUser
-from scrm.services import audit, booking_config, booking_slots, events_bus
+from scrm.services import audit, booking_config, booking_mine, booking_slots, events_bus
 from scrm.services.booking_config import DealerConfig
 from scrm.services.booking_events import BookingCancelled, BookingCompleted, event_of
 from scrm.services.booking_rules import can_cancel
@@ -32,7 +32,7 @@ def _load(s: Session, booking_id: int, staff: StaffUser | None, follower_id: int
     if staff is not None:
         if not Scope.of(staff).allows(b):
             raise NotFound()
-    elif follower_id is not None and b.follower_id != follower_id:
+    elif follower_id is not None and not booking_mine.is_followers(s, b, follower_id):
         raise NotFound()
     return b
 
