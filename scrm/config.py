@@ -13,6 +13,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 WECHAT_API_BASE = "https://api.weixin.qq.com"
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _AES_KEY = re.compile(r"^[A-Za-z0-9]{43}$")
+# Template messages an account may configure under [accounts.<slug>.templates] (WeChat template ids).
+TEMPLATE_KEYS = ("booking_confirmed", "booking_reminder", "booking_rating")
+_TEMPLATE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class ConfigError(Exception):
@@ -55,6 +58,11 @@ class AccountSettings:
     api_base_url: str = WECHAT_API_BASE
     language: str = "zh"
     menu: tuple[MenuButton, ...] = ()
+    templates: tuple[tuple[str, str], ...] = ()   # (TEMPLATE_KEYS name, WeChat template id); hashable
+
+    def template_id(self, name: str) -> str:
+        """The WeChat template id configured for `name` (a TEMPLATE_KEYS entry), or "" when there is none."""
+        return next((tid for key, tid in self.templates if key == name), "")
 
     @property
     def safe_mode(self) -> bool:
@@ -123,6 +131,15 @@ class SchedulerSettings:
 
 
 @dataclass(frozen=True)
+class BookingNoticeSettings:
+    """Booking notices: when reminders and the satisfaction question go out."""
+
+    reminder_day_before_at: str = "10:00"   # local time (dealer's zone) of the day-before reminder
+    reminder_hours_before: int = 2           # the second reminder, this long before the start
+    rating_delay_minutes: int = 120          # the satisfaction question, this long after completion
+
+
+@dataclass(frozen=True)
 class SandboxSettings:
     enabled: bool = False
     webhook_base_url: str = ""
@@ -138,6 +155,7 @@ class Settings:
     conversation: ConversationSettings = field(default_factory=ConversationSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    booking: BookingNoticeSettings = field(default_factory=BookingNoticeSettings)
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)
     accounts: dict[str, AccountSettings] = field(default_factory=dict)
 
@@ -235,7 +253,7 @@ def _section(name: str, cls: Any, data: dict[str, Any], required: tuple[str, ...
 _SECTIONS: dict[str, Any] = {
     "app": AppSettings, "database": DatabaseSettings, "redis": RedisSettings,
     "conversation": ConversationSettings, "outbox": OutboxSettings,
-    "scheduler": SchedulerSettings, "sandbox": SandboxSettings,
+    "scheduler": SchedulerSettings, "booking": BookingNoticeSettings, "sandbox": SandboxSettings,
 }
 
 
@@ -271,8 +289,9 @@ def _account(slug: str, data: dict[str, Any]) -> AccountSettings:
     lang = str(data.get("language", "zh"))
     if lang not in ("zh", "en"):
         raise ConfigError(f"[{where}] language: must be zh or en")
-    extra = set(data) - {"name", "app_id", "app_secret", "token", "encoding_aes_key", "encoding_aes_key_previous",
-                         "api_base_url", "language", "menu"}
+    extra = {k for k in data if not k.startswith("templates_")} - {
+        "name", "app_id", "app_secret", "token", "encoding_aes_key", "encoding_aes_key_previous", "api_base_url",
+        "language", "menu", "templates"}
     if extra:
         raise ConfigError(f"[{where}] {sorted(extra)[0]}: unknown setting")
     base = str(data.get("api_base_url") or WECHAT_API_BASE).rstrip("/")
@@ -281,7 +300,34 @@ def _account(slug: str, data: dict[str, Any]) -> AccountSettings:
     return AccountSettings(slug=slug, name=str(data.get("name", slug)), app_id=str(data["app_id"]),
                            app_secret=str(data["app_secret"]), token=token, encoding_aes_key=aes,
                            encoding_aes_key_previous=previous,
-                           api_base_url=base, language=lang, menu=_menu(slug, data.get("menu", [])))
+                           api_base_url=base, language=lang, menu=_menu(slug, data.get("menu", [])),
+                           templates=_templates(slug, data))
+
+
+def _templates(slug: str, data: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """[accounts.<slug>.templates] (or SCRM_ACCOUNTS_<SLUG>_TEMPLATES_<NAME>): known names, template ids."""
+    where = f"accounts.{slug}.templates"
+    table = data.get("templates", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{where}]: expected a table of name = template id")
+    merged = {**table, **{k.removeprefix("templates_"): v for k, v in data.items() if k.startswith("templates_")}}
+    out = []
+    for name, value in sorted(merged.items()):
+        if name not in TEMPLATE_KEYS:
+            raise ConfigError(f"[{where}] {name}: unknown template (known: {', '.join(TEMPLATE_KEYS)})")
+        if not isinstance(value, str) or not _TEMPLATE_ID.match(value):
+            raise ConfigError(f"[{where}] {name}: expected a WeChat template id (letters, digits, - and _)")
+        out.append((name, value))
+    return tuple(out)
+
+
+def _check_booking(b: BookingNoticeSettings) -> None:
+    if not re.match(r"^([01]\d|2[0-3]):[0-5]\d$", b.reminder_day_before_at):
+        raise ConfigError('[booking] reminder_day_before_at: expected "HH:MM" (e.g. "10:00")')
+    if not 1 <= b.reminder_hours_before <= 12:
+        raise ConfigError("[booking] reminder_hours_before: expected 1 to 12")
+    if not 0 <= b.rating_delay_minutes <= 7 * 24 * 60:
+        raise ConfigError("[booking] rating_delay_minutes: expected 0 to 10080 (a week)")
 
 
 def settings_from_dict(raw: dict[str, Any]) -> Settings:
@@ -306,6 +352,7 @@ def settings_from_dict(raw: dict[str, Any]) -> Settings:
     quiet = kwargs["outbox"].quiet_hours
     if quiet and not re.match(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$", quiet):
         raise ConfigError('[outbox] quiet_hours: expected "HH:MM-HH:MM" (e.g. "22:00-08:00") or empty')
+    _check_booking(kwargs["booking"])
     accounts = raw.get("accounts", {})
     if not isinstance(accounts, dict):
         raise ConfigError("[accounts]: expected [accounts.<slug>] tables")

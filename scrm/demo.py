@@ -13,7 +13,8 @@ from typing import Any
 import requests
 
 from scrm import ROOT
-from scrm.config import Settings, apply_env_overrides, settings_from_dict
+from scrm.config import TEMPLATE_KEYS, Settings, apply_env_overrides, settings_from_dict
+from scrm.sandbox.entities import template_id_for
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,11 @@ def _secret(instance: Path) -> str:
     return path.read_text().strip()
 
 
+def _sandbox_templates(app_id: str) -> dict[str, str]:
+    """The ids of the sandbox's preloaded templates that the product sends (booking notices)."""
+    return {name: template_id_for(app_id, name) for name in TEMPLATE_KEYS}
+
+
 def demo_settings(host: str, port: int, database_url: str) -> Settings:
     """Settings for the all-in-one demo: SQLite, in-process Redis, two sandbox accounts."""
     instance = ROOT / "instance"
@@ -55,14 +61,18 @@ def demo_settings(host: str, port: int, database_url: str) -> Settings:
         "database": {"url": database_url},
         "redis": {"url": "memory://demo"},
         "outbox": {"poll_seconds": 0.5},
+        # the demo asks for the rating a minute after a visit is completed, not two hours (production's default)
+        "booking": {"rating_delay_minutes": 1},
         "sandbox": {"enabled": True, "webhook_base_url": base},
         "accounts": {
             "demo": {"name": "车主汇演示品牌", "app_id": "wxdemo0000000001", "app_secret": "demo-app-secret",
-                     "token": "demotoken", "api_base_url": f"{base}/sandbox/wx", "menu": menu},
+                     "token": "demotoken", "api_base_url": f"{base}/sandbox/wx", "menu": menu,
+                     "templates": _sandbox_templates("wxdemo0000000001")},
             "demo-safe": {"name": "车主汇演示（安全模式）", "app_id": "wxdemo0000000002",
                           "app_secret": "demo-app-secret-2", "token": "demosafetoken",
                           "encoding_aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
-                          "api_base_url": f"{base}/sandbox/wx", "menu": menu},
+                          "api_base_url": f"{base}/sandbox/wx", "menu": menu,
+                          "templates": _sandbox_templates("wxdemo0000000002")},
         },
     }
     apply_env_overrides(raw, {k: v for k, v in os.environ.items() if k != "SCRM_CONFIG"})

@@ -93,6 +93,18 @@ def live_port() -> int:
     return free_port()
 
 
+def _sandbox_templates(app_id: str) -> dict[str, str]:
+    """The booking notice template ids of a test account (the sandbox's preloaded ones).
+
+    Flat `templates_<name>` keys (the form SCRM_ACCOUNTS_<SLUG>_TEMPLATES_<NAME> takes), so that
+    outbox_helpers.to_toml, which writes only flat account keys, can write them to a config file.
+    """
+    from scrm.config import TEMPLATE_KEYS
+    from scrm.sandbox.entities import template_id_for
+
+    return {f"templates_{name}": template_id_for(app_id, name) for name in TEMPLATE_KEYS}
+
+
 @pytest.fixture(scope="session")
 def settings_dict(database_url: str, redis_url: str, live_port: int,
                   tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
@@ -107,9 +119,11 @@ def settings_dict(database_url: str, redis_url: str, live_port: int,
         "sandbox": {"enabled": True, "webhook_base_url": base},
         "accounts": {
             "demo": {"name": "测试品牌", "app_id": "wxdemo0000000001", "app_secret": "demosecret",
-                     "token": "demotoken", "api_base_url": f"{base}/sandbox/wx"},
+                     "token": "demotoken", "api_base_url": f"{base}/sandbox/wx",
+                     **_sandbox_templates("wxdemo0000000001")},
             "safe": {"name": "安全模式", "app_id": "wxsafe0000000002", "app_secret": "safesecret",
-                     "token": "safetoken", "encoding_aes_key": AES_KEY, "api_base_url": f"{base}/sandbox/wx"},
+                     "token": "safetoken", "encoding_aes_key": AES_KEY, "api_base_url": f"{base}/sandbox/wx",
+                     **_sandbox_templates("wxsafe0000000002")},
         },
     }
 

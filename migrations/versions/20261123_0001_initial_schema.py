@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 00:37:09.807098
+Create Date: 2026-11-23 02:43:46.707353
 """
 
 from __future__ import annotations
@@ -582,6 +582,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_bookings_demo_car_id'), ['demo_car_id'], unique=False)
         batch_op.create_index('ix_bookings_follower_status', ['follower_id', 'status'], unique=False)
         batch_op.create_index(batch_op.f('ix_bookings_service_type_id'), ['service_type_id'], unique=False)
+        batch_op.create_index('ix_bookings_status_start', ['status', 'start_at'], unique=False)
         batch_op.create_index('ix_bookings_vehicle_status', ['vehicle_id', 'status'], unique=False)
 
     op.create_table('consent_records',
@@ -807,6 +808,7 @@ def downgrade() -> None:
     op.drop_table('consent_records')
     with op.batch_alter_table('bookings', schema=None) as batch_op:
         batch_op.drop_index('ix_bookings_vehicle_status')
+        batch_op.drop_index('ix_bookings_status_start')
         batch_op.drop_index(batch_op.f('ix_bookings_service_type_id'))
         batch_op.drop_index('ix_bookings_follower_status')
         batch_op.drop_index(batch_op.f('ix_bookings_demo_car_id'))

@@ -100,6 +100,7 @@ def openapi_json() -> Any:
 def init_api(app: Flask) -> None:
     """Register the API blueprints; call after `init_admin` (which sets up CSRF)."""
     import scrm.api.bindings
+    import scrm.api.bookings
     import scrm.api.customers
     import scrm.api.repairs  # noqa: F401  (each module registers its routes on bp)
 

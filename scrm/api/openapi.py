@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from scrm.services import api_bookings
 from scrm.services.api_bindings import MAX_LIMIT
 from scrm.services.api_customers import MAX_ITEMS, MAX_VEHICLES
 from scrm.services.api_repairs import MAX_ITEMS as MAX_REPAIRS
@@ -117,6 +118,42 @@ def _binding_out() -> dict[str, Any]:
     return {"type": "object", "required": list(props), "properties": props}
 
 
+def _booking_out() -> dict[str, Any]:
+    nullable_str = {"type": "string", "nullable": True}
+    stamp = {"type": "string", "format": "date-time"}
+
+    def ref(props: dict[str, Any], description: str) -> dict[str, Any]:
+        return {"type": "object", "nullable": True, "required": list(props), "properties": props,
+                "description": description}
+
+    props: dict[str, Any] = {
+        "id": {"type": "integer"},
+        "status": {"type": "string", "enum": list(api_bookings.STATUSES)},
+        "service": {"type": "object", "required": ["code", "name", "kind"], "properties": {
+            "code": {"type": "string"}, "name": {"type": "string"},
+            "kind": {"type": "string", "enum": ["maintenance", "repair", "bodywork", "test_drive", "other"]}}},
+        "start_at": {**stamp, "description": "Start, UTC."},
+        "end_at": {**stamp, "description": "End, UTC."},
+        "start_local": {**stamp, "description": "Start in the dealer's time zone, with its offset."},
+        "timezone": {"type": "string", "description": "The dealer's time zone (IANA name)."},
+        "customer": ref({"id": {"type": "integer"}, "external_id": nullable_str},
+                        "The customer record; null for a prospect without one (a test drive)."),
+        "vehicle": ref({"id": {"type": "integer"}, "vin": nullable_str, "plate": nullable_str},
+                       "The customer's car the visit is for, if one was chosen."),
+        "demo_car": ref({"id": {"type": "integer"}, "model": {"type": "string"}, "plate": nullable_str},
+                        "The demo car of a test drive."),
+        "contact_name": {"type": "string"}, "contact_mobile": {"type": "string"},
+        "source": {"type": "string", "enum": ["chat", "h5", "staff", "api"]},
+        "note": {"type": "string"},
+        "satisfaction": {"type": "integer", "nullable": True, "minimum": 1, "maximum": 5,
+                         "description": "The owner's 1-5 rating after the visit."},
+        "cancel_reason": {"type": "string"},
+        "created_at": stamp, "updated_at": stamp,
+        "cancelled_at": {**stamp, "nullable": True}, "completed_at": {**stamp, "nullable": True},
+    }
+    return {"type": "object", "required": list(props), "properties": props}
+
+
 def _batch_responses(kind: str, maximum: int) -> dict[str, Any]:
     return {
         "200": {"description": "One result per item, in order.", "content": {"application/json": {
@@ -205,6 +242,40 @@ def document() -> dict[str, Any]:
                     "422": _error_response("A parameter is malformed (since, cursor, limit) or unknown."),
                     "429": limited,
                 }}},
+            "/api/v1/bookings": {"get": {
+                "operationId": "listBookings", "summary": "The dealer's bookings",
+                "description": "Bookings of the key's dealer, soonest start first, in pages: pass `next_cursor` "
+                               "back as `cursor` until it is null. Dates are local days of the dealer (`to` "
+                               "includes its whole day); times without an offset are UTC. For incremental reads "
+                               "pass `updated_since` a little before the newest updated_at you have seen, and "
+                               "de-duplicate by id (a booking moved while you page may appear twice).",
+                "parameters": [
+                    {"name": "from", "in": "query", "required": False,
+                     "description": "Only bookings starting at or after this date or ISO 8601 time.",
+                     "schema": {"type": "string", "maxLength": 40}},
+                    {"name": "to", "in": "query", "required": False,
+                     "description": "Only bookings starting before this time (a date: up to the end of that day).",
+                     "schema": {"type": "string", "maxLength": 40}},
+                    {"name": "status", "in": "query", "required": False,
+                     "description": "One or more of " + ", ".join(api_bookings.STATUSES) + ", comma-separated.",
+                     "schema": {"type": "string", "maxLength": 100}},
+                    {"name": "updated_since", "in": "query", "required": False,
+                     "description": "Only bookings changed at or after this ISO 8601 time.",
+                     "schema": {"type": "string", "format": "date-time"}},
+                    {"name": "cursor", "in": "query", "required": False,
+                     "description": "The `next_cursor` of the previous page.",
+                     "schema": {"type": "string", "maxLength": 200}},
+                    {"name": "limit", "in": "query", "required": False, "description": "Page size.",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": api_bookings.MAX_LIMIT, "default": 100}},
+                ],
+                "responses": {
+                    "200": {"description": "One page of bookings.", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/BookingPage"}}}},
+                    "401": unauthorized,
+                    "422": _error_response("A parameter is malformed (from, to, status, updated_since, cursor, "
+                                           "limit) or unknown."),
+                    "429": limited,
+                }}},
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
@@ -251,6 +322,11 @@ def document() -> dict[str, Any]:
                                                                          "message": {"type": "string"}}}}}},
                 "BatchResponse": {"type": "object", "required": ["results"], "properties": {
                     "results": {"type": "array", "items": {"$ref": "#/components/schemas/ItemResult"}}}},
+                "Booking": _booking_out(),
+                "BookingPage": {"type": "object", "required": ["bookings", "next_cursor"], "properties": {
+                    "bookings": {"type": "array", "items": {"$ref": "#/components/schemas/Booking"}},
+                    "next_cursor": {"type": "string", "nullable": True,
+                                    "description": "Pass as `cursor` for the next page; null on the last page."}}},
                 "Vehicle": _vehicle_out(),
                 "Customer": _customer_out(),
             },

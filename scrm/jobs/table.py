@@ -10,7 +10,7 @@ from functools import partial
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from scrm.jobs import outbox_jobs, token_jobs
+from scrm.jobs import booking_jobs, outbox_jobs, token_jobs
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ JOBS: tuple[JobDef, ...] = (
            "mark rows left mid-send by a crashed worker as unknown"),
     JobDef("tokens.refresh", token_jobs.refresh_tokens, partial(IntervalTrigger, minutes=5),
            "refresh each account's access token that expires within 10 minutes"),
+    JobDef("bookings.remind", booking_jobs.remind, partial(IntervalTrigger, minutes=1), "enqueue due reminders"),
 )
 
 

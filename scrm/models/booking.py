@@ -152,6 +152,8 @@ class Booking(Base):
         sa.Index("ix_bookings_customer_status", "customer_id", "status"),
         sa.Index("ix_bookings_follower_status", "follower_id", "status"),
         sa.Index("ix_bookings_vehicle_status", "vehicle_id", "status"),
+        # the reminder job's scan: confirmed bookings starting within the next two days, all dealers
+        sa.Index("ix_bookings_status_start", "status", "start_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), index=True)

@@ -33,6 +33,22 @@ from scrm.wechat.errors import (
 
 log = logging.getLogger(__name__)
 MISCONFIG_PAUSE = timedelta(minutes=10)
+# Send-time checks of feature areas: a payload carrying {"guard": {"kind": k, ...}} is skipped when
+# GUARDS[k](guard) gives a reason (e.g. a reminder of a booking cancelled or moved after it was written).
+GUARDS: dict[str, Callable[[dict[str, Any]], str]] = {}
+
+
+def register_guard(kind: str, check: Callable[[dict[str, Any]], str]) -> None:
+    """Have rows whose payload carries a guard of `kind` checked by `check` (a skip reason, or '') before sending."""
+    GUARDS[kind] = check
+
+
+def _stale(row: Claimed) -> str:
+    guard = row.payload.get("guard")
+    if not isinstance(guard, dict):
+        return ""
+    check = GUARDS.get(str(guard.get("kind", "")))
+    return check(guard) if check is not None else f"no check registered for guard {guard.get('kind')!r}"
 
 
 @dataclass(frozen=True)
@@ -118,6 +134,9 @@ def send_row(row: Claimed, should_stop: Callable[[], bool] | None = None, now: d
     ctx = _load(row)
     if ctx.account is None:
         return Outcome(DeliveryStatus.FAILED, error="the account is not configured")
+    stale = _stale(row)
+    if stale:
+        return Outcome(DeliveryStatus.SKIPPED, error=stale[:255], result="stale")
     marketing = policy.is_marketing(row.purpose)
     if row.channel != Channel.MASS:
         if row.follower_id is not None and not ctx.follower_found:

@@ -168,6 +168,14 @@ DEALER_TEMPLATES: tuple[tuple[str, str, str, str], ...] = (
      "门店地址:{{thing4.DATA}}\n联系电话:{{phone_number5.DATA}}",
      "预约项目:常规保养\n预约时间:2024年5月18日 10:00\n门店名称:上海浦东4S店\n门店地址:浦东新区锦绣路100号\n"
      "联系电话:021-55550000"),
+    ("booking_reminder", "预约到店提醒",
+     "预约项目:{{thing1.DATA}}\n预约时间:{{time2.DATA}}\n门店名称:{{thing3.DATA}}\n"
+     "门店地址:{{thing4.DATA}}\n联系电话:{{phone_number5.DATA}}",
+     "预约项目:常规保养\n预约时间:2024年5月18日 10:00\n门店名称:上海浦东4S店\n门店地址:浦东新区锦绣路100号\n"
+     "联系电话:021-55550000"),
+    ("booking_rating", "服务评价邀请",
+     "服务项目:{{thing1.DATA}}\n服务门店:{{thing2.DATA}}\n完成时间:{{time3.DATA}}\n评价方式:{{thing4.DATA}}",
+     "服务项目:常规保养\n服务门店:上海浦东4S店\n完成时间:2024年5月18日 11:30\n评价方式:回复1-5为本次服务打分"),
     ("service_reminder", "保养到期提醒",
      "车牌号:{{car_number1.DATA}}\n车型:{{thing2.DATA}}\n上次保养:{{time3.DATA}}\n建议项目:{{thing4.DATA}}",
      "车牌号:沪A12345\n车型:轩逸 2022款\n上次保养:2023年11月2日\n建议项目:更换机油机滤"),

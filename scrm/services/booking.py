@@ -128,7 +128,8 @@ def _book(s: Session, req: BookingRequest, key: str, staff: StaffUser | None, ip
             booking_slots.type_resource(st.id): st.capacity, **({booking_slots.car_resource(car): 1} if car else {})}):
         s.rollback()
         raise _Full()
-    events_bus.publish(s, event_of(BookingConfirmed, b, staff.id if staff else None))
+    in_chat = req.follower_id if req.source == BookingSource.CHAT else None
+    events_bus.publish(s, event_of(BookingConfirmed, b, staff.id if staff else None, chat_follower_id=in_chat))
     if staff is not None:
         audit.record(s, staff=staff, action="booking.create", target_type="booking", target_id=b.id, ip=ip,
                      dealer_id=b.dealer_id, detail={"start_at": start.isoformat(), "service": st.name})
@@ -179,14 +180,15 @@ def _pick_car(s: Session, dealer_id: int, cars: list[int], slots: list[datetime]
 
 
 def alternatives(dealer_id: int, service_type_id: int, wanted: datetime, now: datetime,
-                 demo_model: str | None = None, demo_car_id: int | None = None, count: int = 3) -> list[datetime]:
-    """The free starts nearest to `wanted` (within a week either side, from today)."""
+                 demo_model: str | None = None, demo_car_id: int | None = None, count: int = 3,
+                 moving: int | None = None) -> list[datetime]:
+    """The free starts nearest to `wanted` (within a week either side, from today; `moving`: see free_days)."""
     s = db.session()
     try:
         cfg = booking_config.load(s, dealer_id)
         today = now.astimezone(cfg.rules.tz).date()
         first = max(today, wanted.astimezone(cfg.rules.tz).date() - timedelta(days=7))
-        days = free_days(s, dealer_id, service_type_id, first, 15, demo_model, demo_car_id, now)
+        days = free_days(s, dealer_id, service_type_id, first, 15, demo_model, demo_car_id, now, moving)
         return nearest([f.start_at for d in days for f in d.slots], wanted, count)
     except DomainError:
         return []
@@ -195,8 +197,11 @@ def alternatives(dealer_id: int, service_type_id: int, wanted: datetime, now: da
 
 
 def move(booking_id: int, new_start: datetime, *, staff: StaffUser | None = None, follower_id: int | None = None,
-         ip: str = "", now: datetime | None = None) -> Booking:
-    """Move a confirmed booking: take the new slots and give back the old ones, all or nothing."""
+         ip: str = "", now: datetime | None = None, in_chat: bool = False) -> Booking:
+    """Move a confirmed booking: take the new slots and give back the old ones, all or nothing.
+
+    `in_chat`: the follower did it in the chat, whose reply already told them (no separate notice to them).
+    """
     from scrm.services.booking_status import load_for_change
 
     now = now or db.utcnow()
@@ -223,7 +228,8 @@ def move(booking_id: int, new_start: datetime, *, staff: StaffUser | None = None
             if not booking_slots.apply(s, b.dealer_id, booking_slots.held(b), old_keys, caps):
                 s.rollback()
                 raise _Full()
-            events_bus.publish(s, event_of(BookingMoved, b, staff.id if staff else None, old_start_at=old_start))
+            events_bus.publish(s, event_of(BookingMoved, b, staff.id if staff else None, old_start_at=old_start,
+                                           chat_follower_id=follower_id if in_chat else None))
             if staff is not None:
                 audit.record(s, staff=staff, action="booking.move", target_type="booking", target_id=b.id, ip=ip,
                              dealer_id=b.dealer_id, detail={"from": old_start.isoformat(), "to": new_start.isoformat()})
@@ -232,4 +238,4 @@ def move(booking_id: int, new_start: datetime, *, staff: StaffUser | None = None
         b2 = db.session.get(Booking, booking_id)
         assert b2 is not None
         raise SlotTaken(alternatives(b2.dealer_id, b2.service_type_id, new_start, now,
-                                     demo_car_id=b2.demo_car_id)) from None
+                                     demo_car_id=b2.demo_car_id, moving=booking_id)) from None

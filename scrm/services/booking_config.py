@@ -39,18 +39,22 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def load(s: Session, dealer_id: int) -> DealerConfig:
-    """The dealer's rules (defaults when it has no settings row) and weekly hours; NotFound for no dealer."""
-    row = s.execute(sa.select(Dealer.account_id, BookingSettings)
+    """The dealer's rules (defaults when it has no settings row) and weekly hours; NotFound for no dealer.
+
+    The time zone is the settings' own, else the dealer's, else the app's.
+    """
+    row = s.execute(sa.select(Dealer.account_id, BookingSettings, Dealer.timezone)
                     .outerjoin(BookingSettings, BookingSettings.dealer_id == Dealer.id)
                     .where(Dealer.id == dealer_id)).first()
     if row is None:
         raise NotFound()
     bs: BookingSettings | None = row[1]
     if bs is None:
-        rules = Rules(tz=_zone(""))
+        rules = Rules(tz=_zone(row[2] or ""))
     else:
-        rules = Rules(tz=_zone(bs.timezone), slot_minutes=bs.slot_minutes, min_notice_minutes=bs.min_notice_minutes,
-                      horizon_days=bs.horizon_days, cancel_cutoff_minutes=bs.cancel_cutoff_minutes)
+        rules = Rules(tz=_zone(bs.timezone or row[2] or ""), slot_minutes=bs.slot_minutes,
+                      min_notice_minutes=bs.min_notice_minutes, horizon_days=bs.horizon_days,
+                      cancel_cutoff_minutes=bs.cancel_cutoff_minutes)
     hours: dict[int, list[Interval]] = defaultdict(list)
     for h in s.execute(sa.select(OpeningHours.weekday, OpeningHours.opens, OpeningHours.closes)
                        .where(OpeningHours.dealer_id == dealer_id)):

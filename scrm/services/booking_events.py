@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -28,6 +29,7 @@ class BookingEvent:
     service_type_id: int
     start_at: datetime
     staff_id: int | None = None
+    chat_follower_id: int | None = None  # the follower who did this in the chat (the bot's reply told them)
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,14 @@ class BookingCompleted(BookingEvent):
     completed_at: datetime | None = None
 
 
-def event_of(cls: type[BookingEvent], b: Booking, staff_id: int | None = None, **extra: object) -> BookingEvent:
+@dataclass(frozen=True)
+class BookingRated(BookingEvent):
+    """The owner (or staff for them) gave a completed visit its 1-5 satisfaction score."""
+
+    score: int = 0
+
+
+def event_of(cls: type[BookingEvent], b: Booking, staff_id: int | None = None, **extra: Any) -> BookingEvent:
     """Build an event of type `cls` from a booking row."""
     return cls(booking_id=b.id, account_id=b.account_id, dealer_id=b.dealer_id, customer_id=b.customer_id,
                follower_id=b.follower_id, vehicle_id=b.vehicle_id, service_type_id=b.service_type_id,

@@ -17,7 +17,7 @@ from scrm import db
 from scrm.models import Booking, BookingStatus, StaffUser
 from scrm.services import audit, booking_config, booking_mine, booking_slots, events_bus
 from scrm.services.booking_config import DealerConfig
-from scrm.services.booking_events import BookingCancelled, BookingCompleted, event_of
+from scrm.services.booking_events import BookingCancelled, BookingCompleted, BookingRated, event_of
 from scrm.services.booking_rules import can_cancel
 from scrm.services.errors import DomainError, Forbidden, Invalid, NotFound
 from scrm.services.normalize_base import N_
@@ -51,15 +51,16 @@ def load_for_change(s: Session, booking_id: int, staff: StaffUser | None, follow
 
 
 def cancel(booking_id: int, *, staff: StaffUser | None = None, follower_id: int | None = None, reason: str = "",
-           ip: str = "", now: datetime | None = None) -> Booking:
-    """Cancel a confirmed booking and give its slots back."""
+           ip: str = "", now: datetime | None = None, in_chat: bool = False) -> Booking:
+    """Cancel a confirmed booking and give its slots back (`in_chat`: the chat's reply told the follower)."""
     now = now or db.utcnow()
     with db.transaction() as s:
         b, _ = load_for_change(s, booking_id, staff, follower_id, now)
         booking_slots.apply(s, b.dealer_id, [], booking_slots.held(b), {})
         b.status, b.cancelled_at, b.updated_at = BookingStatus.CANCELLED, now, now
         b.cancel_reason = reason[:200]
-        events_bus.publish(s, event_of(BookingCancelled, b, staff.id if staff else None, reason=b.cancel_reason))
+        events_bus.publish(s, event_of(BookingCancelled, b, staff.id if staff else None, reason=b.cancel_reason,
+                                       chat_follower_id=follower_id if in_chat else None))
         if staff is not None:
             audit.record(s, staff=staff, action="booking.cancel", target_type="booking", target_id=b.id, ip=ip,
                          dealer_id=b.dealer_id, detail={"reason": b.cancel_reason})
@@ -103,7 +104,7 @@ def no_show(booking_id: int, staff: StaffUser, *, ip: str = "", now: datetime | 
 
 def rate(booking_id: int, score: int, *, follower_id: int | None = None, staff: StaffUser | None = None,
          now: datetime | None = None) -> Booking:
-    """Record the 1-5 satisfaction answer of a completed booking."""
+    """Record the 1-5 satisfaction answer of a completed booking (publishes BookingRated; a second answer replaces)."""
     if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
         raise Invalid(N_("Please answer with a number from 1 to 5."), field="satisfaction")
     if staff is None and follower_id is None:
@@ -113,4 +114,5 @@ def rate(booking_id: int, score: int, *, follower_id: int | None = None, staff: 
         if b.status != BookingStatus.COMPLETED:
             raise DomainError(N_("Only a completed visit can be rated."))
         b.satisfaction, b.updated_at = score, now or db.utcnow()
+        events_bus.publish(s, event_of(BookingRated, b, staff.id if staff else None, score=score))
         return b

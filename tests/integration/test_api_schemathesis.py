@@ -47,7 +47,7 @@ def test_api_matches_its_openapi_document(app: Any, api_key: str, mode: Generati
     operations = _operations(app)
     assert {(op.method.upper(), op.path) for op in operations} == {
         ("POST", "/api/v1/customers:batch"), ("GET", "/api/v1/customers/{id}"),
-        ("POST", "/api/v1/repair-orders:batch"), ("GET", "/api/v1/bindings")}
+        ("POST", "/api/v1/repair-orders:batch"), ("GET", "/api/v1/bindings"), ("GET", "/api/v1/bookings")}
     # Negative cases break the schema on purpose, so only "no server error" and "a documented status"
     # are asked of them; positive cases must also match the documented bodies.
     checks = CHECKS if mode is GenerationMode.POSITIVE else [not_a_server_error, content_type_conformance]
@@ -67,7 +67,7 @@ def test_document_names_exactly_the_served_operations(client: Any) -> None:
     assert doc["openapi"].startswith("3.0")
     assert {(path, method) for path, ops in doc["paths"].items() for method in ops} == {
         ("/api/v1/customers:batch", "post"), ("/api/v1/customers/{id}", "get"),
-        ("/api/v1/repair-orders:batch", "post"), ("/api/v1/bindings", "get")}
+        ("/api/v1/repair-orders:batch", "post"), ("/api/v1/bindings", "get"), ("/api/v1/bookings", "get")}
     for ops in doc["paths"].values():
         for op in ops.values():
             assert op["responses"]["429"] == {"$ref": "#/components/responses/RateLimited"}
@@ -78,4 +78,5 @@ def test_document_names_exactly_the_served_operations(client: Any) -> None:
     served = {(r.rule, m.lower()) for r in client.application.url_map.iter_rules() if r.rule.startswith("/api/v1")
               for m in r.methods - {"HEAD", "OPTIONS"}}
     assert served == {("/api/v1/customers:batch", "post"), ("/api/v1/customers/<int:customer_id>", "get"),
-                      ("/api/v1/repair-orders:batch", "post"), ("/api/v1/bindings", "get")}
+                      ("/api/v1/repair-orders:batch", "post"), ("/api/v1/bindings", "get"),
+                      ("/api/v1/bookings", "get")}

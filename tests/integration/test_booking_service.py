@@ -269,3 +269,21 @@ def test_a_merge_moves_bookings_to_the_survivor_and_unmerge_brings_them_back(app
     merge_undo.unmerge(manager, record.id)
     db.session.remove()
     assert db.session.get(Booking, b.id).customer_id == dup.id  # type: ignore[union-attr]
+
+
+def test_a_booking_being_moved_frees_its_own_slots_in_the_offer(app_ctx: Any) -> None:
+    """Moving a one-hour visit by half an hour in a slot of capacity 1: the overlap is its own, so it is offered."""
+    shop = make_shop()
+    with db.transaction() as s:
+        s.get(ServiceType, shop.maintenance.id).capacity = 1  # type: ignore[union-attr]
+    b = booking.book(request(shop, shop.maintenance, at(10)))
+    starts = [f.local for f in availability(shop.dealer.id, shop.maintenance.id, day_ahead(), 1)[0].slots]
+    assert time(9, 30) not in starts and time(10, 30) not in starts   # others: 10:00-11:00 is taken
+    mine = [f.local for f in availability(shop.dealer.id, shop.maintenance.id, day_ahead(), 1, moving=b.id)[0].slots]
+    assert time(9, 30) in mine and time(10, 0) in mine and time(10, 30) in mine
+    moved = booking.move(b.id, at(10, 30))
+    assert moved.start_at == at(10, 30)
+    assert_slot_invariant(shop.dealer.id)
+    other = make_shop()  # another dealer's booking id changes nothing
+    assert availability(other.dealer.id, other.maintenance.id, day_ahead(), 1, moving=b.id)[0].slots == \
+        availability(other.dealer.id, other.maintenance.id, day_ahead(), 1)[0].slots
