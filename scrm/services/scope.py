@@ -38,6 +38,7 @@ class Perm(enum.StrEnum):
     IMPORTS_START = "imports.start"  # upload a customer file for the own dealer (brand admin: any dealer)
     API_KEYS = "api_keys.manage"  # create and revoke the dealer system's API keys (own dealer / any dealer)
     CUSTOMERS_MERGE = "customers.merge"  # merge duplicate customer records and undo merges
+    BOOKINGS_SETUP = "bookings.setup"  # booking rules, hours, closures, service types, demo fleet
     ALL_DEALERS = "dealers.all"
 
 
@@ -45,7 +46,7 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.BRAND_ADMIN: frozenset(Perm),
     Role.DEALER_MANAGER: frozenset({Perm.KEYWORDS_EDIT, Perm.AUDIT_VIEW, Perm.CUSTOMER_TAGS, Perm.CUSTOMER_BINDINGS,
                                     Perm.CUSTOMER_PHONES, Perm.IMPORTS_START, Perm.API_KEYS,
-                                    Perm.CUSTOMERS_MERGE}),
+                                    Perm.CUSTOMERS_MERGE, Perm.BOOKINGS_SETUP}),
     Role.DEALER_STAFF: frozenset(),
 }
 

@@ -14,9 +14,13 @@ from scrm.models import (
     ApiKey,
     AuditLog,
     BindingCode,
+    Booking,
+    BookingSource,
+    Closure,
     Customer,
     CustomerBinding,
     Dealer,
+    DemoCar,
     DuplicatePair,
     ImportJob,
     ImportKind,
@@ -26,6 +30,8 @@ from scrm.models import (
     QrScene,
     Role,
     SceneKind,
+    ServiceKind,
+    ServiceType,
     StaffUser,
 )
 from tests.factories import make_dealer, make_follower, make_keyword, make_staff
@@ -38,10 +44,12 @@ pytestmark = pytest.mark.integration
 ARG_MODELS: dict[str, type[Any]] = {"keyword_id": KeywordReply, "staff_id": StaffUser, "dealer_id": Dealer,
                                     "customer_id": Customer, "job_id": ImportJob, "key_id": ApiKey,
                                     "code_id": BindingCode, "binding_id": CustomerBinding,
-                                    "pair_id": DuplicatePair, "merge_id": MergeRecord}
+                                    "pair_id": DuplicatePair, "merge_id": MergeRecord, "booking_id": Booking,
+                                    "closure_id": Closure, "type_id": ServiceType, "car_id": DemoCar}
 SELF_ROUTES = {"admin.login", "admin.logout", "admin.language", "static"}
 SECRETS = ("B-SECRET-REPLY", "B-SECRET-FOLLOWER", "B-SECRET-STAFF", "B-SECRET-DEALER", "B-SECRET-QR",
-           "B-SECRET-CUSTOMER", "B-SECRET-IMPORT", "B-SECRET-APIKEY")
+           "B-SECRET-CUSTOMER", "B-SECRET-IMPORT", "B-SECRET-APIKEY", "B-SECRET-SERVICE", "B-SECRET-CAR",
+           "B-SECRET-CLOSURE")
 PAYLOAD = {"keyword": "hacked", "text": "hacked", "match": "exact", "kind": "text", "priority": "1",
            "enabled": "0", "password": "hacked-password-123", "username": "hacker.x", "role": "dealer_staff",
            "display_name": "hacker", "code": "HACK1", "name": "hacked", "label": "hacked", "permanent": "y",
@@ -82,10 +90,32 @@ def _b_world() -> dict[str, Any]:
     b_customer = make_customer(b, name="B-SECRET-CUSTOMER", tags=[])
     b_code, b_binding = _b_binding(b_customer)
     b_pair, b_merge = _b_merge(b, b_customer)
-    return {"a": a, "b": b, "ids": {"keyword_id": b_reply.id, "staff_id": b_staff.id, "dealer_id": b.id,
+    booking_ids = _b_booking(b, b_customer)
+    return {"a": a, "b": b, "ids": {**booking_ids, "keyword_id": b_reply.id, "staff_id": b_staff.id, "dealer_id": b.id,
                                     "customer_id": b_customer.id, "job_id": b_job.id, "key_id": b_key.id,
                                     "code_id": b_code.id, "binding_id": b_binding.id, "pair_id": b_pair.id,
                                     "merge_id": b_merge.id}}
+
+
+def _b_booking(b: Dealer, c: Customer) -> dict[str, int]:
+    """B's booking set-up (a service type, a demo car, a closure) and a booking of B's customer."""
+    from datetime import date, timedelta
+
+    start = db.utcnow().replace(microsecond=0) + timedelta(days=2)
+    with db.transaction() as s:
+        st = ServiceType(account_id=b.account_id, dealer_id=b.id, code="BSECRET", name="B-SECRET-SERVICE",
+                         kind=ServiceKind.TEST_DRIVE, duration_minutes=30, capacity=2)
+        car = DemoCar(account_id=b.account_id, dealer_id=b.id, model="B-SECRET-CAR", plate="沪B00001")
+        closure = Closure(account_id=b.account_id, dealer_id=b.id, day=date.today() + timedelta(days=20),
+                          from_time=None, to_time=None, reason="B-SECRET-CLOSURE")
+        s.add_all([st, car, closure])
+        s.flush()
+        booking = Booking(account_id=b.account_id, dealer_id=b.id, customer_id=c.id, service_type_id=st.id,
+                          demo_car_id=car.id, start_at=start, end_at=start + timedelta(minutes=30),
+                          source=BookingSource.STAFF, request_key="b-secret-booking")
+        s.add(booking)
+        s.flush()
+        return {"booking_id": booking.id, "closure_id": closure.id, "type_id": st.id, "car_id": car.id}
 
 
 def _b_merge(b: Dealer, c: Customer) -> tuple[DuplicatePair, MergeRecord]:
