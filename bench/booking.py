@@ -251,11 +251,46 @@ def _run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     free = sum(len(d.slots) for d in availability(ids["dealer"], ids["MAINT"], today, days=14))
     print(f"(c) availability 14 days: p50 {_pct(timings, 50):.2f} ms, p99 {_pct(timings, 99):.2f} ms "
           f"({free} free starts today+14)", file=sys.stderr)
-    return {"history_bookings": ids["history"], "attempts": args.attempts, "confirmed": ok, "refused_full": full,
+    remind = _reminders(ids["dealer"])
+    return {**remind, "history_bookings": ids["history"], "attempts": args.attempts, "confirmed": ok,
+            "refused_full": full,
             "errors": err + f_err, "slot_used": used, "race_seconds": round(secs, 2),
             "bookings_per_s": round(f_ok / f_secs, 1), "flow_bookings": f_ok, "clients": args.procs * 4,
             "availability_p50_ms": round(_pct(timings, 50), 2), "availability_p99_ms": round(_pct(timings, 99), 2),
             "availability_samples": len(timings)}
+
+
+def _reminders(dealer_id: int) -> dict[str, Any]:
+    """(d) the scheduler's reminder tick: every confirmed booking of the next two days gets a follower."""
+    from scrm import db
+    from scrm.models import Booking, BookingStatus, Dealer, Delivery, Follower
+    from scrm.services.booking_notify_reminders import HORIZON, enqueue_due
+
+    db.session.remove()
+    now = datetime.now(UTC)
+    with db.transaction() as s:
+        acc = s.scalar(sa.select(Dealer.account_id).where(Dealer.id == dealer_id))
+        soon = list(s.execute(sa.select(Booking.id, Booking.start_at).where(
+            Booking.dealer_id == dealer_id, Booking.status == BookingStatus.CONFIRMED, Booking.start_at > now,
+            Booking.start_at <= now + HORIZON)))
+        people = [Follower(account_id=acc, openid=f"bench-remind-{i}", subscribed=True) for i, _ in soon]
+        s.add_all(people)
+        s.flush()
+        for (booking_id, start), f in zip(soon, people, strict=True):
+            s.execute(sa.update(Booking).where(Booking.id == booking_id).values(
+                follower_id=f.id, created_at=start - timedelta(days=3), updated_at=start - timedelta(days=3)))
+    t0 = time.perf_counter()
+    written = enqueue_due(now)
+    first_ms = (time.perf_counter() - t0) * 1000
+    t0 = time.perf_counter()
+    again = enqueue_due(now)
+    idle_ms = (time.perf_counter() - t0) * 1000
+    rows = db.session.scalar(sa.select(sa.func.count()).select_from(Delivery)
+                             .where(Delivery.dedupe_key.like("booking:%:remind:%")))
+    print(f"(d) reminder tick: {len(soon)} bookings in the next {HORIZON}, {written} reminders written in "
+          f"{first_ms:.1f} ms; a second tick wrote {again} in {idle_ms:.1f} ms; outbox rows {rows}", file=sys.stderr)
+    return {"remind_window_bookings": len(soon), "remind_written": written, "remind_first_tick_ms": round(first_ms, 1),
+            "remind_second_written": again, "remind_second_tick_ms": round(idle_ms, 1), "remind_rows": rows}
 
 
 if __name__ == "__main__":
