@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 02:43:46.707353
+Create Date: 2026-11-23 03:02:27.194325
 """
 
 from __future__ import annotations
@@ -53,6 +53,34 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('dealers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_dealers_account_id'), ['account_id'], unique=False)
+
+    op.create_table('loyalty_settings',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('valid_months', sa.Integer(), nullable=False),
+    sa.Column('expiry_warning_days', sa.Integer(), nullable=False),
+    sa.Column('tier_warning_days', sa.Integer(), nullable=False),
+    sa.Column('updated_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_loyalty_settings_account_id_accounts')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_loyalty_settings')),
+    sa.UniqueConstraint('account_id', name=op.f('uq_loyalty_settings_account_id'))
+    )
+    op.create_table('tiers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('code', sa.String(length=32), nullable=False),
+    sa.Column('name', sa.String(length=50), nullable=False),
+    sa.Column('threshold', sa.Integer(), nullable=False),
+    sa.Column('benefits', sa.Text(), nullable=False),
+    sa.Column('sort_order', sa.Integer(), nullable=False),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('threshold >= 0', name=op.f('ck_tiers_threshold')),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_tiers_account_id_accounts')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_tiers')),
+    sa.UniqueConstraint('account_id', 'code', name=op.f('uq_tiers_account_id_code'))
+    )
+    with op.batch_alter_table('tiers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_tiers_account_id'), ['account_id'], unique=False)
 
     op.create_table('booking_settings',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -143,6 +171,27 @@ def upgrade() -> None:
     with op.batch_alter_table('demo_cars', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_demo_cars_account_id'), ['account_id'], unique=False)
         batch_op.create_index('ix_demo_cars_dealer_model', ['dealer_id', 'model'], unique=False)
+
+    op.create_table('earning_rules',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=True),
+    sa.Column('trigger', sa.Enum('checkin', 'streak_bonus', 'binding', 'booking_completed', 'repair_order', 'event_attended', 'birthday', 'profile_completed', 'referral_bind', 'referral_test_drive', 'referral_purchase', name='trigger', native_enum=False, length=24), nullable=False),
+    sa.Column('points', sa.Integer(), nullable=False),
+    sa.Column('per_amount', sa.Integer(), nullable=True),
+    sa.Column('daily_cap', sa.Integer(), nullable=True),
+    sa.Column('monthly_cap', sa.Integer(), nullable=True),
+    sa.Column('params', sa.JSON(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('updated_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('points >= 0', name=op.f('ck_earning_rules_points')),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_earning_rules_account_id_accounts')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_earning_rules_dealer_id_dealers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_earning_rules')),
+    sa.UniqueConstraint('account_id', 'dealer_id', 'trigger', name=op.f('uq_earning_rules_account_id_dealer_id_trigger'))
+    )
+    with op.batch_alter_table('earning_rules', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_earning_rules_account_id'), ['account_id'], unique=False)
 
     op.create_table('opening_hours',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -662,6 +711,34 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_deliveries_follower_id'), ['follower_id'], unique=False)
         batch_op.create_index('ix_deliveries_wechat_msgid', ['account_id', 'wechat_msgid'], unique=False)
 
+    op.create_table('members',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('follower_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=True),
+    sa.Column('referral_code', sa.String(length=16), nullable=False),
+    sa.Column('referrer_id', sa.Integer(), nullable=True),
+    sa.Column('balance', sa.Integer(), nullable=False),
+    sa.Column('tier_id', sa.Integer(), nullable=True),
+    sa.Column('tier_since', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('streak', sa.Integer(), nullable=False),
+    sa.Column('best_streak', sa.Integer(), nullable=False),
+    sa.Column('last_checkin_on', sa.Date(), nullable=True),
+    sa.Column('joined_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_members_account_id_accounts')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_members_dealer_id_dealers')),
+    sa.ForeignKeyConstraint(['follower_id'], ['followers.id'], name=op.f('fk_members_follower_id_followers')),
+    sa.ForeignKeyConstraint(['referrer_id'], ['members.id'], name=op.f('fk_members_referrer_id_members')),
+    sa.ForeignKeyConstraint(['tier_id'], ['tiers.id'], name=op.f('fk_members_tier_id_tiers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_members')),
+    sa.UniqueConstraint('follower_id', name=op.f('uq_members_follower_id')),
+    sa.UniqueConstraint('referral_code', name=op.f('uq_members_referral_code'))
+    )
+    with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_members_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_members_dealer_id'), ['dealer_id'], unique=False)
+
     op.create_table('merge_records',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -759,11 +836,72 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_repair_orders_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_repair_orders_vehicle_id'), ['vehicle_id'], unique=False)
 
+    op.create_table('points_entries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=True),
+    sa.Column('kind', sa.Enum('earn', 'spend', 'expire', 'adjust', name='entrykind', native_enum=False, length=8), nullable=False),
+    sa.Column('points', sa.Integer(), nullable=False),
+    sa.Column('reason', sa.String(length=32), nullable=False),
+    sa.Column('source', sa.String(length=16), nullable=False),
+    sa.Column('source_id', sa.String(length=64), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=128), nullable=False),
+    sa.Column('remaining', sa.Integer(), nullable=True),
+    sa.Column('expires_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('note', sa.String(length=200), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('points <> 0', name=op.f('ck_points_entries_nonzero')),
+    sa.CheckConstraint('remaining IS NULL OR (remaining >= 0 AND remaining <= points)', name=op.f('ck_points_entries_remaining')),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_points_entries_account_id_accounts')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_points_entries_dealer_id_dealers')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_points_entries_member_id_members')),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff_users.id'], name=op.f('fk_points_entries_staff_id_staff_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_points_entries')),
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_points_entries_idempotency_key'))
+    )
+    with op.batch_alter_table('points_entries', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_points_entries_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_points_entries_dealer_id'), ['dealer_id'], unique=False)
+        batch_op.create_index('ix_points_entries_expiring', ['expires_at'], unique=False, postgresql_where=sa.text('remaining > 0'), sqlite_where=sa.text('remaining > 0'))
+        batch_op.create_index('ix_points_entries_member_created', ['member_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_points_entries_member_reason_created', ['member_id', 'reason', 'created_at'], unique=False)
+        batch_op.create_index('ix_points_entries_open_lots', ['member_id', 'expires_at'], unique=False, postgresql_where=sa.text('remaining > 0'), sqlite_where=sa.text('remaining > 0'))
+
+    op.create_table('points_allocations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('entry_id', sa.Integer(), nullable=False),
+    sa.Column('lot_id', sa.Integer(), nullable=False),
+    sa.Column('points', sa.Integer(), nullable=False),
+    sa.CheckConstraint('points > 0', name=op.f('ck_points_allocations_positive')),
+    sa.ForeignKeyConstraint(['entry_id'], ['points_entries.id'], name=op.f('fk_points_allocations_entry_id_points_entries')),
+    sa.ForeignKeyConstraint(['lot_id'], ['points_entries.id'], name=op.f('fk_points_allocations_lot_id_points_entries')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_points_allocations'))
+    )
+    with op.batch_alter_table('points_allocations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_points_allocations_entry_id'), ['entry_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_points_allocations_lot_id'), ['lot_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('points_allocations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_points_allocations_lot_id'))
+        batch_op.drop_index(batch_op.f('ix_points_allocations_entry_id'))
+
+    op.drop_table('points_allocations')
+    with op.batch_alter_table('points_entries', schema=None) as batch_op:
+        batch_op.drop_index('ix_points_entries_open_lots', postgresql_where=sa.text('remaining > 0'), sqlite_where=sa.text('remaining > 0'))
+        batch_op.drop_index('ix_points_entries_member_reason_created')
+        batch_op.drop_index('ix_points_entries_member_created')
+        batch_op.drop_index('ix_points_entries_expiring', postgresql_where=sa.text('remaining > 0'), sqlite_where=sa.text('remaining > 0'))
+        batch_op.drop_index(batch_op.f('ix_points_entries_dealer_id'))
+        batch_op.drop_index(batch_op.f('ix_points_entries_account_id'))
+
+    op.drop_table('points_entries')
     with op.batch_alter_table('repair_orders', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_repair_orders_vehicle_id'))
         batch_op.drop_index(batch_op.f('ix_repair_orders_customer_id'))
@@ -787,6 +925,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_merge_records_account_id'))
 
     op.drop_table('merge_records')
+    with op.batch_alter_table('members', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_members_dealer_id'))
+        batch_op.drop_index(batch_op.f('ix_members_account_id'))
+
+    op.drop_table('members')
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.drop_index('ix_deliveries_wechat_msgid')
         batch_op.drop_index(batch_op.f('ix_deliveries_follower_id'))
@@ -912,6 +1055,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_opening_hours_account_id'))
 
     op.drop_table('opening_hours')
+    with op.batch_alter_table('earning_rules', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_earning_rules_account_id'))
+
+    op.drop_table('earning_rules')
     with op.batch_alter_table('demo_cars', schema=None) as batch_op:
         batch_op.drop_index('ix_demo_cars_dealer_model')
         batch_op.drop_index(batch_op.f('ix_demo_cars_account_id'))
@@ -939,6 +1086,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_booking_settings_account_id'))
 
     op.drop_table('booking_settings')
+    with op.batch_alter_table('tiers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_tiers_account_id'))
+
+    op.drop_table('tiers')
+    op.drop_table('loyalty_settings')
     with op.batch_alter_table('dealers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_dealers_account_id'))
 

@@ -31,15 +31,26 @@ from scrm.models.customer import (
 from scrm.models.delivery import Channel, Delivery, DeliveryStatus
 from scrm.models.follower import Direction, Follower, MessageLog, QrScene, SceneKind
 from scrm.models.identity import BindingCode, BindMethod, ConsentRecord, PrivacyKind, PrivacyRequest
+from scrm.models.loyalty import (
+    EarningRule,
+    EntryKind,
+    LoyaltySettings,
+    Member,
+    PointsAllocation,
+    PointsEntry,
+    Tier,
+    Trigger,
+)
 from scrm.models.quality import DuplicatePair, MergeRecord, PairKind, PairStatus, QualitySnapshot
 from scrm.models.staff import AuditLog, Role, StaffUser
 
 __all__ = [
     "Account", "ApiKey", "AuditLog", "BindMethod", "BindingCode", "Booking", "BookingSettings", "BookingSource",
     "BookingStatus", "Channel", "Closure", "ConsentRecord", "Customer", "CustomerBinding", "Dealer", "Delivery",
-    "DeliveryStatus", "DemoCar", "Direction", "DuplicatePair", "Follower", "Gender", "ImportJob", "ImportKind",
-    "ImportStatus", "KeywordReply", "MatchMode", "MenuVersion", "MergeRecord", "MessageLog", "OpeningHours",
-    "PairKind", "PairStatus", "PrivacyKind", "PrivacyRequest", "QrScene", "QualitySnapshot", "RepairOrder",
-    "ReplyKind", "Role", "SceneKind", "ServiceKind", "ServiceType", "SlotUse", "StaffNote", "StaffUser", "Stage",
-    "TimelineEntry", "Vehicle",
+    "DeliveryStatus", "DemoCar", "Direction", "DuplicatePair", "EarningRule", "EntryKind", "Follower", "Gender",
+    "ImportJob", "ImportKind", "ImportStatus", "KeywordReply", "LoyaltySettings", "MatchMode", "Member",
+    "MenuVersion", "MergeRecord", "MessageLog", "OpeningHours", "PairKind", "PairStatus", "PointsAllocation",
+    "PointsEntry", "PrivacyKind", "PrivacyRequest", "QrScene", "QualitySnapshot", "RepairOrder", "ReplyKind", "Role",
+    "SceneKind", "ServiceKind", "ServiceType", "SlotUse", "StaffNote", "StaffUser", "Stage", "Tier", "TimelineEntry",
+    "Trigger", "Vehicle",
 ]
