@@ -63,7 +63,7 @@ def _register(app: Flask, settings: Settings) -> None:
     init_api(app)
     # Feature services that subscribe to domain events, register merge movers and audit labels on import.
     import scrm.services.booking  # noqa: F401
-    from scrm.services import booking_notify, booking_notify_rating  # noqa: F401
+    from scrm.services import booking_notify, booking_notify_rating, tiers  # noqa: F401
 
     if settings.sandbox.enabled:
         from scrm.sandbox import init_sandbox

@@ -1,0 +1,103 @@
+"""Tiers from points earned over a rolling 12 months (earn entries and positive adjustments; not the
+balance, so spending never costs a tier). A member's tier is refreshed whenever points are earned (a
+PointsChanged subscriber, in the same transaction) and nightly for everyone (earnings age out of the
+window); each change publishes TierChanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from scrm import db
+from scrm.models import EntryKind, Member, PointsEntry, Tier
+from scrm.services import events_bus
+from scrm.services.loyalty_events import PointsChanged, TierChanged
+
+WINDOW = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a member stands: the tier now, the next one and the points still needed for it."""
+
+    earned_12m: int
+    tier: Tier | None
+    next_tier: Tier | None
+    to_next: int
+
+
+def earned_in(s: Session, member_id: int, now: datetime, since: datetime | None = None) -> int:
+    """Points earned from `since` (default: 12 months before `now`) up to `now`."""
+    start = since if since is not None else now - WINDOW
+    return int(s.scalar(sa.select(sa.func.coalesce(sa.func.sum(PointsEntry.points), 0)).where(
+        PointsEntry.member_id == member_id, PointsEntry.points > 0,
+        PointsEntry.kind.in_((EntryKind.EARN, EntryKind.ADJUST)),
+        PointsEntry.created_at > start, PointsEntry.created_at <= now)) or 0)
+
+
+def ladder(s: Session, account_id: int) -> list[Tier]:
+    """The account's tiers, lowest threshold first."""
+    return list(s.scalars(sa.select(Tier).where(Tier.account_id == account_id)
+                          .order_by(Tier.threshold, Tier.sort_order, Tier.id)))
+
+
+def tier_for(tiers: list[Tier], earned: int) -> Tier | None:
+    """The highest tier whose threshold `earned` reaches."""
+    reached = [t for t in tiers if t.threshold <= earned]
+    return reached[-1] if reached else None
+
+
+def progress_in(s: Session, member: Member, now: datetime) -> Progress:
+    """The member's tier, the next one up and how far it is."""
+    tiers = ladder(s, member.account_id)
+    earned = earned_in(s, member.id, now)
+    tier = tier_for(tiers, earned)
+    above = [t for t in tiers if t.threshold > earned]
+    nxt = above[0] if above else None
+    return Progress(earned, tier, nxt, (nxt.threshold - earned) if nxt else 0)
+
+
+def refresh_in(s: Session, member: Member, now: datetime) -> TierChanged | None:
+    """Set the member's tier from the last 12 months; publish and return TierChanged when it moved."""
+    tiers = ladder(s, member.account_id)
+    new = tier_for(tiers, earned_in(s, member.id, now))
+    new_id = new.id if new else None
+    if new_id == member.tier_id:
+        return None
+    rank = {t.id: i for i, t in enumerate(tiers)}
+    up = rank.get(new_id, -1) > rank.get(member.tier_id, -1) if member.tier_id is not None else new_id is not None
+    event = TierChanged(member_id=member.id, account_id=member.account_id, old_tier_id=member.tier_id,
+                        new_tier_id=new_id, up=up, at=now)
+    member.tier_id, member.tier_since = new_id, now
+    events_bus.publish(s, event)
+    return event
+
+
+def _on_points(s: Session, event: PointsChanged) -> None:
+    if event.points > 0:
+        m = s.get(Member, event.member_id)
+        if m is not None:
+            refresh_in(s, m, event.at)
+
+
+def refresh_all(now: datetime | None = None, batch: int = 1000) -> int:
+    """The nightly pass: refresh every member's tier (earnings age out); return how many changed."""
+    now = now or db.utcnow()
+    changed, last = 0, 0
+    while True:
+        with db.transaction() as s:
+            ids = list(s.scalars(sa.select(Member.id).where(Member.id > last).order_by(Member.id).limit(batch)))
+            for member_id in ids:
+                m = s.scalar(sa.select(Member).where(Member.id == member_id).with_for_update())
+                if m is not None and refresh_in(s, m, now) is not None:
+                    changed += 1
+        if len(ids) < batch:
+            return changed
+        last = ids[-1]
+
+
+events_bus.subscribe(PointsChanged, _on_points, name="tiers.refresh")
