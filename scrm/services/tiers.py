@@ -68,8 +68,8 @@ def refresh_in(s: Session, member: Member, now: datetime) -> TierChanged | None:
     new_id = new.id if new else None
     if new_id == member.tier_id:
         return None
-    rank = {t.id: i for i, t in enumerate(tiers)}
-    up = rank.get(new_id, -1) > rank.get(member.tier_id, -1) if member.tier_id is not None else new_id is not None
+    rank: dict[int | None, int] = {t.id: i for i, t in enumerate(tiers)}
+    up = rank.get(new_id, -1) > rank.get(member.tier_id, -1)
     event = TierChanged(member_id=member.id, account_id=member.account_id, old_tier_id=member.tier_id,
                         new_tier_id=new_id, up=up, at=now)
     member.tier_id, member.tier_since = new_id, now
