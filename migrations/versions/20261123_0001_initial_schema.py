@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 03:02:27.194325
+Create Date: 2026-11-23 03:04:37.356107
 """
 
 from __future__ import annotations
@@ -33,6 +33,25 @@ def upgrade() -> None:
     sa.UniqueConstraint('app_id', name=op.f('uq_accounts_app_id')),
     sa.UniqueConstraint('slug', name=op.f('uq_accounts_slug'))
     )
+    op.create_table('badges',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('code', sa.String(length=32), nullable=False),
+    sa.Column('name', sa.String(length=50), nullable=False),
+    sa.Column('description', sa.String(length=200), nullable=False),
+    sa.Column('icon', sa.String(length=8), nullable=False),
+    sa.Column('rule', sa.Enum('first_service', 'checkin_streak', 'club_regular', 'top_referrer', 'bookings', 'manual', name='badgerule', native_enum=False, length=16), nullable=False),
+    sa.Column('threshold', sa.Integer(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('sort_order', sa.Integer(), nullable=False),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_badges_account_id_accounts')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_badges')),
+    sa.UniqueConstraint('account_id', 'code', name=op.f('uq_badges_account_id_code'))
+    )
+    with op.batch_alter_table('badges', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_badges_account_id'), ['account_id'], unique=False)
+
     op.create_table('dealers',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -210,6 +229,33 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_opening_hours_account_id'), ['account_id'], unique=False)
         batch_op.create_index('ix_opening_hours_dealer_weekday', ['dealer_id', 'weekday'], unique=False)
 
+    op.create_table('rewards',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=True),
+    sa.Column('name', sa.String(length=60), nullable=False),
+    sa.Column('description', sa.String(length=500), nullable=False),
+    sa.Column('cost', sa.Integer(), nullable=False),
+    sa.Column('stock', sa.Integer(), nullable=False),
+    sa.Column('per_member_limit', sa.Integer(), nullable=True),
+    sa.Column('valid_from', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('valid_until', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('voucher_days', sa.Integer(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('sort_order', sa.Integer(), nullable=False),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('cost > 0', name=op.f('ck_rewards_cost')),
+    sa.CheckConstraint('per_member_limit IS NULL OR per_member_limit > 0', name=op.f('ck_rewards_limit')),
+    sa.CheckConstraint('stock >= 0', name=op.f('ck_rewards_stock')),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_rewards_account_id_accounts')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_rewards_dealer_id_dealers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_rewards'))
+    )
+    with op.batch_alter_table('rewards', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_rewards_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_rewards_dealer_id'), ['dealer_id'], unique=False)
+
     op.create_table('service_types',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -308,6 +354,43 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_audit_logs_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_logs_dealer_id'), ['dealer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_logs_staff_id'), ['staff_id'], unique=False)
+
+    op.create_table('club_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=True),
+    sa.Column('title', sa.String(length=60), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('place', sa.String(length=200), nullable=False),
+    sa.Column('starts_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('registration_deadline', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('capacity', sa.Integer(), nullable=False),
+    sa.Column('seats_taken', sa.Integer(), nullable=False),
+    sa.Column('max_companions', sa.Integer(), nullable=False),
+    sa.Column('points', sa.Integer(), nullable=False),
+    sa.Column('audience', sa.Enum('all', 'dealer', 'tier', 'segment', name='audience', native_enum=False, length=8), nullable=False),
+    sa.Column('min_tier_id', sa.Integer(), nullable=True),
+    sa.Column('segment_id', sa.Integer(), nullable=True),
+    sa.Column('status', sa.Enum('draft', 'published', 'cancelled', name='eventstatus', native_enum=False, length=10), nullable=False),
+    sa.Column('checkin_token', sa.String(length=32), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('published_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('pushed_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reminded_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint('ends_at > starts_at', name=op.f('ck_club_events_span')),
+    sa.CheckConstraint('seats_taken >= 0 AND seats_taken <= capacity', name=op.f('ck_club_events_seats')),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_club_events_account_id_accounts')),
+    sa.ForeignKeyConstraint(['created_by'], ['staff_users.id'], name=op.f('fk_club_events_created_by_staff_users')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_club_events_dealer_id_dealers')),
+    sa.ForeignKeyConstraint(['min_tier_id'], ['tiers.id'], name=op.f('fk_club_events_min_tier_id_tiers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_club_events')),
+    sa.UniqueConstraint('checkin_token', name=op.f('uq_club_events_checkin_token'))
+    )
+    with op.batch_alter_table('club_events', schema=None) as batch_op:
+        batch_op.create_index('ix_club_events_account_starts', ['account_id', 'starts_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_club_events_dealer_id'), ['dealer_id'], unique=False)
 
     op.create_table('duplicate_pairs',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -836,6 +919,42 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_repair_orders_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_repair_orders_vehicle_id'), ['vehicle_id'], unique=False)
 
+    op.create_table('event_registrations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('event_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('companions', sa.Integer(), nullable=False),
+    sa.Column('status', sa.Enum('registered', 'waitlisted', 'cancelled', 'attended', 'no_show', name='registrationstatus', native_enum=False, length=12), nullable=False),
+    sa.Column('registered_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('promoted_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('cancelled_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('checked_in_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint('companions >= 0', name=op.f('ck_event_registrations_companions')),
+    sa.ForeignKeyConstraint(['event_id'], ['club_events.id'], name=op.f('fk_event_registrations_event_id_club_events')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_event_registrations_member_id_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_event_registrations')),
+    sa.UniqueConstraint('event_id', 'member_id', name=op.f('uq_event_registrations_event_id_member_id'))
+    )
+    with op.batch_alter_table('event_registrations', schema=None) as batch_op:
+        batch_op.create_index('ix_event_registrations_event_status', ['event_id', 'status', 'registered_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_event_registrations_member_id'), ['member_id'], unique=False)
+
+    op.create_table('member_badges',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('badge_id', sa.Integer(), nullable=False),
+    sa.Column('awarded_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['badge_id'], ['badges.id'], name=op.f('fk_member_badges_badge_id_badges')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_member_badges_member_id_members')),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff_users.id'], name=op.f('fk_member_badges_staff_id_staff_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_member_badges')),
+    sa.UniqueConstraint('member_id', 'badge_id', name=op.f('uq_member_badges_member_id_badge_id'))
+    )
+    with op.batch_alter_table('member_badges', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_member_badges_badge_id'), ['badge_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_member_badges_member_id'), ['member_id'], unique=False)
+
     op.create_table('points_entries',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -869,6 +988,26 @@ def upgrade() -> None:
         batch_op.create_index('ix_points_entries_member_reason_created', ['member_id', 'reason', 'created_at'], unique=False)
         batch_op.create_index('ix_points_entries_open_lots', ['member_id', 'expires_at'], unique=False, postgresql_where=sa.text('remaining > 0'), sqlite_where=sa.text('remaining > 0'))
 
+    op.create_table('referrals',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('referrer_id', sa.Integer(), nullable=False),
+    sa.Column('referee_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('bound_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('test_drive_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('purchased_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint('referrer_id <> referee_id', name=op.f('ck_referrals_not_self')),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_referrals_account_id_accounts')),
+    sa.ForeignKeyConstraint(['referee_id'], ['members.id'], name=op.f('fk_referrals_referee_id_members')),
+    sa.ForeignKeyConstraint(['referrer_id'], ['members.id'], name=op.f('fk_referrals_referrer_id_members')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_referrals')),
+    sa.UniqueConstraint('referee_id', name=op.f('uq_referrals_referee_id'))
+    )
+    with op.batch_alter_table('referrals', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_referrals_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_referrals_referrer_id'), ['referrer_id'], unique=False)
+
     op.create_table('points_allocations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('entry_id', sa.Integer(), nullable=False),
@@ -883,16 +1022,59 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_points_allocations_entry_id'), ['entry_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_points_allocations_lot_id'), ['lot_id'], unique=False)
 
+    op.create_table('redemptions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=True),
+    sa.Column('reward_id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('entry_id', sa.Integer(), nullable=True),
+    sa.Column('code', sa.String(length=16), nullable=False),
+    sa.Column('request_key', sa.String(length=64), nullable=False),
+    sa.Column('points', sa.Integer(), nullable=False),
+    sa.Column('status', sa.Enum('issued', 'used', 'expired', 'cancelled', name='redemptionstatus', native_enum=False, length=12), nullable=False),
+    sa.Column('issued_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('used_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('used_by', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_redemptions_account_id_accounts')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_redemptions_dealer_id_dealers')),
+    sa.ForeignKeyConstraint(['entry_id'], ['points_entries.id'], name=op.f('fk_redemptions_entry_id_points_entries')),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_redemptions_member_id_members')),
+    sa.ForeignKeyConstraint(['reward_id'], ['rewards.id'], name=op.f('fk_redemptions_reward_id_rewards')),
+    sa.ForeignKeyConstraint(['used_by'], ['staff_users.id'], name=op.f('fk_redemptions_used_by_staff_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_redemptions')),
+    sa.UniqueConstraint('code', name=op.f('uq_redemptions_code')),
+    sa.UniqueConstraint('request_key', name=op.f('uq_redemptions_request_key'))
+    )
+    with op.batch_alter_table('redemptions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_redemptions_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_redemptions_dealer_id'), ['dealer_id'], unique=False)
+        batch_op.create_index('ix_redemptions_member_reward', ['member_id', 'reward_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_redemptions_reward_id'), ['reward_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('redemptions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_redemptions_reward_id'))
+        batch_op.drop_index('ix_redemptions_member_reward')
+        batch_op.drop_index(batch_op.f('ix_redemptions_dealer_id'))
+        batch_op.drop_index(batch_op.f('ix_redemptions_account_id'))
+
+    op.drop_table('redemptions')
     with op.batch_alter_table('points_allocations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_points_allocations_lot_id'))
         batch_op.drop_index(batch_op.f('ix_points_allocations_entry_id'))
 
     op.drop_table('points_allocations')
+    with op.batch_alter_table('referrals', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_referrals_referrer_id'))
+        batch_op.drop_index(batch_op.f('ix_referrals_account_id'))
+
+    op.drop_table('referrals')
     with op.batch_alter_table('points_entries', schema=None) as batch_op:
         batch_op.drop_index('ix_points_entries_open_lots', postgresql_where=sa.text('remaining > 0'), sqlite_where=sa.text('remaining > 0'))
         batch_op.drop_index('ix_points_entries_member_reason_created')
@@ -902,6 +1084,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_points_entries_account_id'))
 
     op.drop_table('points_entries')
+    with op.batch_alter_table('member_badges', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_member_badges_member_id'))
+        batch_op.drop_index(batch_op.f('ix_member_badges_badge_id'))
+
+    op.drop_table('member_badges')
+    with op.batch_alter_table('event_registrations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_event_registrations_member_id'))
+        batch_op.drop_index('ix_event_registrations_event_status')
+
+    op.drop_table('event_registrations')
     with op.batch_alter_table('repair_orders', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_repair_orders_vehicle_id'))
         batch_op.drop_index(batch_op.f('ix_repair_orders_customer_id'))
@@ -1027,6 +1219,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_duplicate_pairs_account_id'))
 
     op.drop_table('duplicate_pairs')
+    with op.batch_alter_table('club_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_club_events_dealer_id'))
+        batch_op.drop_index('ix_club_events_account_starts')
+
+    op.drop_table('club_events')
     with op.batch_alter_table('audit_logs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_logs_staff_id'))
         batch_op.drop_index(batch_op.f('ix_audit_logs_dealer_id'))
@@ -1050,6 +1247,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_service_types_account_id'))
 
     op.drop_table('service_types')
+    with op.batch_alter_table('rewards', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_rewards_dealer_id'))
+        batch_op.drop_index(batch_op.f('ix_rewards_account_id'))
+
+    op.drop_table('rewards')
     with op.batch_alter_table('opening_hours', schema=None) as batch_op:
         batch_op.drop_index('ix_opening_hours_dealer_weekday')
         batch_op.drop_index(batch_op.f('ix_opening_hours_account_id'))
@@ -1095,5 +1297,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_dealers_account_id'))
 
     op.drop_table('dealers')
+    with op.batch_alter_table('badges', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_badges_account_id'))
+
+    op.drop_table('badges')
     op.drop_table('accounts')
     # ### end Alembic commands ###

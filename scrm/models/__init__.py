@@ -14,6 +14,20 @@ from scrm.models.booking import (
     ServiceType,
     SlotUse,
 )
+from scrm.models.club import (
+    Audience,
+    Badge,
+    BadgeRule,
+    ClubEvent,
+    EventRegistration,
+    EventStatus,
+    MemberBadge,
+    Redemption,
+    RedemptionStatus,
+    Referral,
+    RegistrationStatus,
+    Reward,
+)
 from scrm.models.content import KeywordReply, MatchMode, MenuVersion, ReplyKind
 from scrm.models.customer import (
     Customer,
@@ -45,12 +59,13 @@ from scrm.models.quality import DuplicatePair, MergeRecord, PairKind, PairStatus
 from scrm.models.staff import AuditLog, Role, StaffUser
 
 __all__ = [
-    "Account", "ApiKey", "AuditLog", "BindMethod", "BindingCode", "Booking", "BookingSettings", "BookingSource",
-    "BookingStatus", "Channel", "Closure", "ConsentRecord", "Customer", "CustomerBinding", "Dealer", "Delivery",
-    "DeliveryStatus", "DemoCar", "Direction", "DuplicatePair", "EarningRule", "EntryKind", "Follower", "Gender",
-    "ImportJob", "ImportKind", "ImportStatus", "KeywordReply", "LoyaltySettings", "MatchMode", "Member",
-    "MenuVersion", "MergeRecord", "MessageLog", "OpeningHours", "PairKind", "PairStatus", "PointsAllocation",
-    "PointsEntry", "PrivacyKind", "PrivacyRequest", "QrScene", "QualitySnapshot", "RepairOrder", "ReplyKind", "Role",
-    "SceneKind", "ServiceKind", "ServiceType", "SlotUse", "StaffNote", "StaffUser", "Stage", "Tier", "TimelineEntry",
-    "Trigger", "Vehicle",
+    "Account", "ApiKey", "Audience", "AuditLog", "Badge", "BadgeRule", "BindMethod", "BindingCode", "Booking",
+    "BookingSettings", "BookingSource", "BookingStatus", "Channel", "Closure", "ClubEvent", "ConsentRecord",
+    "Customer", "CustomerBinding", "Dealer", "Delivery", "DeliveryStatus", "DemoCar", "Direction", "DuplicatePair",
+    "EarningRule", "EntryKind", "EventRegistration", "EventStatus", "Follower", "Gender", "ImportJob", "ImportKind",
+    "ImportStatus", "KeywordReply", "LoyaltySettings", "MatchMode", "Member", "MemberBadge", "MenuVersion",
+    "MergeRecord", "MessageLog", "OpeningHours", "PairKind", "PairStatus", "PointsAllocation", "PointsEntry",
+    "PrivacyKind", "PrivacyRequest", "QrScene", "QualitySnapshot", "Redemption", "RedemptionStatus", "Referral",
+    "RegistrationStatus", "RepairOrder", "ReplyKind", "Reward", "Role", "SceneKind", "ServiceKind", "ServiceType",
+    "SlotUse", "StaffNote", "StaffUser", "Stage", "Tier", "TimelineEntry", "Trigger", "Vehicle",
 ]

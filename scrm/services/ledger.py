@@ -119,17 +119,21 @@ def _capped(s: Session, member_id: int, reason: str, points: int, daily: int | N
 def earn_in(s: Session, member_id: int, trigger: Trigger, *, key: str, source: str, source_id: str = "",
             dealer_id: int | None = None, amount: float | None = None, points: int | None = None,
             note: str = "", now: datetime | None = None) -> Award:
-    """Pay `trigger`'s rule (or `points` when given, still capped by the rule) once for `key`."""
+    """Pay `trigger`'s rule (or `points` when given: paid even without a rule, capped by one) once for `key`."""
     now = now or db.utcnow()
     m = _locked(s, member_id)
     twin = _existing(s, key)
     if twin is not None:
         return Award(points=0, entry_id=twin.id, duplicate=True, balance=m.balance)
     rule = loyalty_rules.resolve(s, m.account_id, dealer_id if dealer_id is not None else m.dealer_id, trigger)
-    if rule is None:
-        return Award(points=0, entry_id=None, balance=m.balance)
-    wanted = points if points is not None else loyalty_rules.points_for(rule, amount)
-    paid = _capped(s, m.id, trigger.value, wanted, rule.daily_cap, rule.monthly_cap, now)
+    if points is None:
+        if rule is None:
+            return Award(points=0, entry_id=None, balance=m.balance)
+        wanted = loyalty_rules.points_for(rule, amount)
+    else:
+        wanted = points  # an explicit amount (e.g. a club event's own points), still under the rule's caps
+    paid = _capped(s, m.id, trigger.value, wanted, rule.daily_cap if rule else None,
+                   rule.monthly_cap if rule else None, now)
     if paid <= 0:
         return Award(points=0, entry_id=None, capped=wanted > 0, balance=m.balance)
     e = _write(s, m, EntryKind.EARN, paid, trigger.value, source, source_id, key, dealer_id, note, None, now)
