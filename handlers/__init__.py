@@ -9,17 +9,20 @@ from __future__ import annotations
 
 from handlers.binding import router as binding_router
 from handlers.booking import router as booking_router
+from handlers.club import router as club_router
 from handlers.common import router as common_router
 from handlers.events import router as events_router
 from handlers.fallback import router as fallback_router
 from handlers.keywords import router as keywords_router
+from handlers.loyalty import router as loyalty_router
 from handlers.menu import router as menu_router
 from handlers.my_bookings import router as my_bookings_router
 from handlers.nearby import router as nearby_router
+from handlers.referral import router as referral_router
 from handlers.satisfaction import router as satisfaction_router
 from handlers.subscribe import router as subscribe_router
 from scrm.wechat.router import Router
 
-ROUTERS: list[Router] = [common_router, binding_router, booking_router, my_bookings_router, satisfaction_router,
-                         nearby_router, menu_router, subscribe_router, events_router, keywords_router,
-                         fallback_router]
+ROUTERS: list[Router] = [common_router, binding_router, booking_router, my_bookings_router, club_router,
+                         satisfaction_router, loyalty_router, referral_router, nearby_router, menu_router,
+                         subscribe_router, events_router, keywords_router, fallback_router]

@@ -32,6 +32,12 @@ PAGES = (
     "scrm.admin.views_privacy",
     "scrm.admin.views_bookings",
     "scrm.admin.views_booking_setup",
+    "scrm.admin.views_loyalty_rules",
+    "scrm.admin.views_members",
+    "scrm.admin.views_badges",
+    "scrm.admin.views_rewards",
+    "scrm.admin.views_club",
+    "scrm.admin.views_referrals",
 )
 ERROR_CODES = (400, 401, 403, 404, 405, 413, 429, 500)
 _pages_registered = False

@@ -39,6 +39,11 @@ class Perm(enum.StrEnum):
     API_KEYS = "api_keys.manage"  # create and revoke the dealer system's API keys (own dealer / any dealer)
     CUSTOMERS_MERGE = "customers.merge"  # merge duplicate customer records and undo merges
     BOOKINGS_SETUP = "bookings.setup"  # booking rules, hours, closures, service types, demo fleet
+    LOYALTY_RULES = "loyalty.rules"  # earning rules, tiers, badges (account-wide: brand admin; own dealer: manager)
+    POINTS_ADJUST = "points.adjust"  # correct a member's points with a reason
+    REWARDS_MANAGE = "rewards.manage"  # the own dealer's rewards catalogue and stock
+    VOUCHERS_USE = "vouchers.use"  # verify and use a member's voucher at the counter
+    EVENTS_MANAGE = "events.manage"  # create, publish and run owners' club events
     ALL_DEALERS = "dealers.all"
 
 
@@ -46,8 +51,10 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.BRAND_ADMIN: frozenset(Perm),
     Role.DEALER_MANAGER: frozenset({Perm.KEYWORDS_EDIT, Perm.AUDIT_VIEW, Perm.CUSTOMER_TAGS, Perm.CUSTOMER_BINDINGS,
                                     Perm.CUSTOMER_PHONES, Perm.IMPORTS_START, Perm.API_KEYS,
-                                    Perm.CUSTOMERS_MERGE, Perm.BOOKINGS_SETUP}),
-    Role.DEALER_STAFF: frozenset(),
+                                    Perm.CUSTOMERS_MERGE, Perm.BOOKINGS_SETUP, Perm.LOYALTY_RULES,
+                                    Perm.POINTS_ADJUST, Perm.REWARDS_MANAGE, Perm.VOUCHERS_USE,
+                                    Perm.EVENTS_MANAGE}),
+    Role.DEALER_STAFF: frozenset({Perm.VOUCHERS_USE}),
 }
 
 # Account-level models: one per account, readable by every role of the account.
