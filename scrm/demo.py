@@ -25,6 +25,13 @@ DEMO_MENU: list[dict[str, Any]] = [
         {"name": "我的预约", "type": "click", "key": "MY_BOOKINGS"},
         {"name": "附近门店", "type": "click", "key": "NEARBY_DEALERS"},
     ]},
+    {"name": "会员中心", "sub": [
+        {"name": "每日签到", "type": "click", "key": "CHECKIN"},
+        {"name": "我的积分", "type": "click", "key": "MY_POINTS"},
+        {"name": "积分商城", "type": "view", "url": "{base}/h5/demo/rewards"},
+        {"name": "车主活动", "type": "click", "key": "CLUB_EVENTS"},
+        {"name": "邀请好友", "type": "click", "key": "REFERRAL"},
+    ]},
     {"name": "车主服务", "sub": [
         {"name": "我的账户", "type": "click", "key": "MY_ACCOUNT"},
         {"name": "绑定车主", "type": "click", "key": "BIND_CUSTOMER"},
@@ -32,7 +39,6 @@ DEMO_MENU: list[dict[str, Any]] = [
         {"name": "本月优惠", "type": "click", "key": "PROMOTIONS"},
         {"name": "帮助", "type": "click", "key": "HELP"},
     ]},
-    {"name": "会员中心", "type": "view", "url": "{base}/h5/demo/"},
 ]
 
 

@@ -61,3 +61,14 @@ def test_seed_is_idempotent_and_valid(app_ctx: Any) -> None:
         assert stored == expected and stored
     test_drives = db.session.scalars(sa.select(Booking).where(Booking.demo_car_id.is_not(None))).all()
     assert test_drives and all(b.licence_confirmed for b in test_drives)
+    # loyalty: the policy, rules, tiers and badges; a catalogue and events per dealer; members whose cached
+    # balances match the ledger and whose tiers follow what they earned
+    from scrm.models import Badge, ClubEvent, EarningRule, Member, PointsEntry, Reward, Tier
+    from scrm.services import ledger
+
+    assert first["rewards"] == _count(Reward) == 12 and first["club_events"] == _count(ClubEvent) == 6
+    assert _count(Tier) == 4 and _count(Badge) == 5 and _count(EarningRule) == 11
+    assert first["points_entries"] == _count(PointsEntry) > 100 and _count(Member) == 40
+    assert ledger.verify() == []
+    tiered = db.session.scalars(sa.select(Member).where(Member.tier_id.is_not(None))).all()
+    assert len(tiered) == 40 and any(m.balance >= 500 for m in tiered)
