@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 03:04:37.356107
+Create Date: 2026-11-23 03:44:57.721810
 """
 
 from __future__ import annotations
@@ -984,7 +984,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_points_entries_account_id'), ['account_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_points_entries_dealer_id'), ['dealer_id'], unique=False)
         batch_op.create_index('ix_points_entries_expiring', ['expires_at'], unique=False, postgresql_where=sa.text('remaining > 0'), sqlite_where=sa.text('remaining > 0'))
-        batch_op.create_index('ix_points_entries_member_created', ['member_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_points_entries_member_created', ['member_id', 'created_at'], unique=False, postgresql_include=['points', 'kind'])
         batch_op.create_index('ix_points_entries_member_reason_created', ['member_id', 'reason', 'created_at'], unique=False)
         batch_op.create_index('ix_points_entries_open_lots', ['member_id', 'expires_at'], unique=False, postgresql_where=sa.text('remaining > 0'), sqlite_where=sa.text('remaining > 0'))
 
@@ -1078,7 +1078,7 @@ def downgrade() -> None:
     with op.batch_alter_table('points_entries', schema=None) as batch_op:
         batch_op.drop_index('ix_points_entries_open_lots', postgresql_where=sa.text('remaining > 0'), sqlite_where=sa.text('remaining > 0'))
         batch_op.drop_index('ix_points_entries_member_reason_created')
-        batch_op.drop_index('ix_points_entries_member_created')
+        batch_op.drop_index('ix_points_entries_member_created', postgresql_include=['points', 'kind'])
         batch_op.drop_index('ix_points_entries_expiring', postgresql_where=sa.text('remaining > 0'), sqlite_where=sa.text('remaining > 0'))
         batch_op.drop_index(batch_op.f('ix_points_entries_dealer_id'))
         batch_op.drop_index(batch_op.f('ix_points_entries_account_id'))
