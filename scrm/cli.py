@@ -258,6 +258,7 @@ def import_repair_orders(ctx: click.Context, file: Path, dealer_code: str, accou
 # Command groups of other areas live in their own modules, each with `register(main)`.
 for _module in ("scrm.cli_quality", "scrm.cli_data"):
     importlib.import_module(_module).register(main)
+importlib.import_module("scrm.cli_loyalty").register(main)
 
 
 if __name__ == "__main__":  # pragma: no cover
