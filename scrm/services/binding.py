@@ -31,7 +31,8 @@ from scrm.models import (
     Vehicle,
 )
 from scrm.security import mask_phone
-from scrm.services import audit
+from scrm.services import audit, events_bus
+from scrm.services.binding_events import CustomerBound
 from scrm.services.errors import DomainError
 from scrm.services.normalize_base import N_
 
@@ -160,6 +161,9 @@ def link_in(s: Session, *, follower_id: int, customer: Customer, method: BindMet
                         kind="binding", title=N_("Bound to WeChat"), occurred_at=now, created_at=now,
                         detail={"method": method.value, "follower_id": f.id,
                                 "staff": (staff.display_name or staff.username) if staff else ""}))
+    events_bus.publish(s, CustomerBound(follower_id=f.id, customer_id=customer.id, dealer_id=customer.dealer_id,
+                                        account_id=customer.account_id, binding_id=binding.id,
+                                        method=method.value, at=now))
     return binding
 
 
