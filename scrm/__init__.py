@@ -63,7 +63,14 @@ def _register(app: Flask, settings: Settings) -> None:
     init_api(app)
     # Feature services that subscribe to domain events, register merge movers and audit labels on import.
     import scrm.services.booking  # noqa: F401
-    from scrm.services import booking_notify, booking_notify_rating, tiers  # noqa: F401
+    from scrm.services import (  # noqa: F401
+        badges,
+        booking_notify,
+        booking_notify_rating,
+        loyalty_earning,
+        loyalty_notify,
+        tiers,
+    )
 
     if settings.sandbox.enabled:
         from scrm.sandbox import init_sandbox

@@ -8,9 +8,21 @@ from dataclasses import dataclass
 from functools import partial
 
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from scrm.jobs import booking_jobs, outbox_jobs, token_jobs
+from scrm import runtime
+from scrm.jobs import (
+    badge_jobs,
+    booking_jobs,
+    club_jobs,
+    earning_jobs,
+    loyalty_jobs,
+    outbox_jobs,
+    referral_jobs,
+    reward_jobs,
+    token_jobs,
+)
 
 
 @dataclass(frozen=True)
@@ -23,12 +35,40 @@ class JobDef:
     description: str
 
 
+def daily(hour: int, minute: int = 0) -> Callable[[], BaseTrigger]:
+    """Every day at hour:minute in the app's time zone (a CronTrigger without one would use the server's)."""
+    return lambda: CronTrigger(hour=hour, minute=minute, timezone=runtime.get().settings.app.tz)
+
+
 JOBS: tuple[JobDef, ...] = (
     JobDef("outbox.reap", outbox_jobs.reap_stale, partial(IntervalTrigger, minutes=1),
            "mark rows left mid-send by a crashed worker as unknown"),
     JobDef("tokens.refresh", token_jobs.refresh_tokens, partial(IntervalTrigger, minutes=5),
            "refresh each account's access token that expires within 10 minutes"),
     JobDef("bookings.remind", booking_jobs.remind, partial(IntervalTrigger, minutes=1), "enqueue due reminders"),
+    JobDef("loyalty.expire", loyalty_jobs.expire, partial(IntervalTrigger, hours=1),
+           "expire points lots past their expiry"),
+    JobDef("loyalty.tiers", loyalty_jobs.refresh_tiers, daily(3),
+           "refresh every member's tier, then warn those whose tier would drop soon"),
+    JobDef("loyalty.expiry_warnings", loyalty_jobs.expiry_warnings, daily(3, 30),
+           "warn members of points expiring soon"),
+    JobDef("loyalty.verify", loyalty_jobs.verify, daily(4),
+           "check cached balances against the ledger; log mismatches"),
+    JobDef("referrals.bindings", referral_jobs.credit_bindings, partial(IntervalTrigger, minutes=10),
+           "pay referrers whose friends bound to a customer record"),
+    JobDef("referrals.purchases", referral_jobs.credit_purchases, daily(5),
+           "pay referrers whose friends bought a car"),
+    JobDef("loyalty.earn_repairs", earning_jobs.repair_orders, partial(IntervalTrigger, minutes=5),
+           "pay points for new repair orders"),
+    JobDef("loyalty.earn_birthdays", earning_jobs.birthdays, daily(9), "pay today's birthday points"),
+    JobDef("loyalty.earn_profiles", earning_jobs.profiles, daily(4, 30), "pay points for completed profiles"),
+    JobDef("badges.recheck", badge_jobs.recheck, daily(5, 30), "award club, referral and streak badges now due"),
+    JobDef("club.remind", club_jobs.remind, partial(IntervalTrigger, minutes=10),
+           "enqueue day-before club event reminders"),
+    JobDef("club.no_shows", club_jobs.mark_no_shows, partial(IntervalTrigger, minutes=15),
+           "mark registrants of ended club events as no-shows"),
+    JobDef("rewards.expire_vouchers", reward_jobs.expire_vouchers, daily(0, 20),
+           "mark issued vouchers past their expiry as expired (no refund)"),
 )
 
 

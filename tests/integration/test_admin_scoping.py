@@ -13,26 +13,37 @@ from scrm.db import Base
 from scrm.models import (
     ApiKey,
     AuditLog,
+    Badge,
+    BadgeRule,
     BindingCode,
     Booking,
     BookingSource,
     Closure,
+    ClubEvent,
     Customer,
     CustomerBinding,
     Dealer,
     DemoCar,
     DuplicatePair,
+    EventRegistration,
+    EventStatus,
     ImportJob,
     ImportKind,
     KeywordReply,
+    Member,
     MergeRecord,
     PairKind,
     QrScene,
+    Redemption,
+    RegistrationStatus,
+    Reward,
     Role,
     SceneKind,
     ServiceKind,
     ServiceType,
     StaffUser,
+    Tier,
+    Trigger,
 )
 from tests.factories import make_dealer, make_follower, make_keyword, make_staff
 from tests.integration.admin_support import csrf, login, signed_in, text
@@ -45,12 +56,16 @@ ARG_MODELS: dict[str, type[Any]] = {"keyword_id": KeywordReply, "staff_id": Staf
                                     "customer_id": Customer, "job_id": ImportJob, "key_id": ApiKey,
                                     "code_id": BindingCode, "binding_id": CustomerBinding,
                                     "pair_id": DuplicatePair, "merge_id": MergeRecord, "booking_id": Booking,
-                                    "closure_id": Closure, "type_id": ServiceType, "car_id": DemoCar}
+                                    "closure_id": Closure, "type_id": ServiceType, "car_id": DemoCar,
+                                    "member_id": Member, "tier_id": Tier, "badge_id": Badge, "event_id": ClubEvent,
+                                    "registration_id": EventRegistration,
+                                    "reward_id": Reward, "redemption_id": Redemption}
 SELF_ROUTES = {"admin.login", "admin.logout", "admin.language", "static"}
 SECRETS = ("B-SECRET-REPLY", "B-SECRET-FOLLOWER", "B-SECRET-STAFF", "B-SECRET-DEALER", "B-SECRET-QR",
            "B-SECRET-CUSTOMER", "B-SECRET-IMPORT", "B-SECRET-APIKEY", "B-SECRET-SERVICE", "B-SECRET-CAR",
-           "B-SECRET-CLOSURE")
-PAYLOAD = {"keyword": "hacked", "text": "hacked", "match": "exact", "kind": "text", "priority": "1",
+           "B-SECRET-CLOSURE", "B-SECRET-EVENT", "B-SECRET-REWARD")
+PAYLOAD = {"reason": "hacked", "add": "5", "cost": "1",
+           "keyword": "hacked", "text": "hacked", "match": "exact", "kind": "text", "priority": "1",
            "enabled": "0", "password": "hacked-password-123", "username": "hacker.x", "role": "dealer_staff",
            "display_name": "hacker", "code": "HACK1", "name": "hacked", "label": "hacked", "permanent": "y",
            "days": "30", "city": "x", "address": "x", "phone": "1", "latitude": "", "longitude": "",
@@ -91,7 +106,9 @@ def _b_world() -> dict[str, Any]:
     b_code, b_binding = _b_binding(b_customer)
     b_pair, b_merge = _b_merge(b, b_customer)
     booking_ids = _b_booking(b, b_customer)
-    return {"a": a, "b": b, "ids": {**booking_ids, "keyword_id": b_reply.id, "staff_id": b_staff.id, "dealer_id": b.id,
+    loyalty_ids = _b_loyalty(b)
+    return {"a": a, "b": b, "ids": {**booking_ids, **loyalty_ids, "keyword_id": b_reply.id, "staff_id": b_staff.id,
+                                    "dealer_id": b.id,
                                     "customer_id": b_customer.id, "job_id": b_job.id, "key_id": b_key.id,
                                     "code_id": b_code.id, "binding_id": b_binding.id, "pair_id": b_pair.id,
                                     "merge_id": b_merge.id}}
@@ -116,6 +133,38 @@ def _b_booking(b: Dealer, c: Customer) -> dict[str, int]:
         s.add(booking)
         s.flush()
         return {"booking_id": booking.id, "closure_id": closure.id, "type_id": st.id, "car_id": car.id}
+
+
+def _b_loyalty(b: Dealer) -> dict[str, int]:
+    """B's member, club event and registration; a tier and a badge (account-wide: their names are no secret)."""
+    from datetime import timedelta
+
+    from scrm.services import ledger
+
+    follower = make_follower(dealer_id=b.id, remark="B-SECRET-FOLLOWER")
+    with db.transaction() as s:
+        member = ledger.member_in(s, follower.id)
+        tier = Tier(account_id=b.account_id, code="bgold", name="集团金卡", threshold=0)
+        badge = Badge(account_id=b.account_id, code="bbadge", name="集团徽章", rule=BadgeRule.MANUAL)
+        start = db.utcnow() + timedelta(days=3)
+        event = ClubEvent(account_id=b.account_id, dealer_id=b.id, title="B-SECRET-EVENT", starts_at=start,
+                          ends_at=start + timedelta(hours=2), registration_deadline=start - timedelta(days=1),
+                          checkin_token="b" * 24, status=EventStatus.PUBLISHED)
+        s.add_all([tier, badge, event])
+        s.flush()
+        reg = EventRegistration(event_id=event.id, member_id=member.id, status=RegistrationStatus.REGISTERED)
+        s.add(reg)
+        s.flush()
+        reward = Reward(account_id=b.account_id, dealer_id=b.id, name="B-SECRET-REWARD", cost=100, stock=5)
+        s.add(reward)
+        s.flush()
+        ledger.earn_in(s, member.id, Trigger.CHECKIN, key="scoping", source="test", points=100)
+        ids = {"member_id": member.id, "tier_id": tier.id, "badge_id": badge.id, "event_id": event.id,
+               "registration_id": reg.id, "reward_id": reward.id}
+    from scrm.services import rewards
+
+    ids["redemption_id"] = rewards.redeem(follower.id, ids["reward_id"], "scoping").id
+    return ids
 
 
 def _b_merge(b: Dealer, c: Customer) -> tuple[DuplicatePair, MergeRecord]:

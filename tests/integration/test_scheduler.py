@@ -59,7 +59,11 @@ def background(app: Any) -> Any:
 def test_background_scheduler_has_the_table_with_defaults(background: Any) -> None:
     sched = background()
     ids = {job.id for job in sched.get_jobs()}
-    assert ids == {"outbox.reap", "tokens.refresh", "bookings.remind", sched_mod.HEARTBEAT_ID}
+    assert ids == {"outbox.reap", "tokens.refresh", "bookings.remind", "loyalty.expire", "loyalty.tiers",
+                   "loyalty.expiry_warnings", "loyalty.verify", "referrals.bindings", "referrals.purchases",
+                   "loyalty.earn_repairs", "loyalty.earn_birthdays", "loyalty.earn_profiles", "badges.recheck",
+                   "club.remind", "club.no_shows", "rewards.expire_vouchers",
+                   sched_mod.HEARTBEAT_ID}
     reap = sched.get_job("outbox.reap")
     assert reap.coalesce is True and reap.max_instances == 1 and reap.misfire_grace_time == 300
     assert reap.trigger.interval == timedelta(minutes=1)

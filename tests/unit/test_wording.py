@@ -28,9 +28,11 @@ VALUES: dict[str, Any] = {
     "query": "上海", "more": True,
     # satisfaction/*.txt
     "score": 3,
+    # referral/*.txt
+    "url": "https://example.com/h5/demo/referral", "inviter": "W**",
 }
 # Areas whose templates have their own render tests with their real values (tests/unit/test_booking_chat.py).
-OWN_RENDER_TESTS = ("booking", "my_bookings", "nearby")
+OWN_RENDER_TESTS = ("booking", "my_bookings", "nearby", "loyalty", "club")
 
 
 def _msgids(directory: Path, method: str, pattern: str) -> set[str]:
@@ -44,7 +46,8 @@ def test_every_bot_msgid_has_a_chinese_translation() -> None:
         _msgids(ROOT / "scrm" / "wechat", "python", "**.py")
     assert used, "no msgids found: extraction is broken"
     translated: set[Any] = set()
-    for part in ("bot.po", "binding.po", "bot_booking.po", "booking_notify.po", "h5_booking.po"):  # bot wording
+    for part in ("bot.po", "binding.po", "bot_booking.po", "booking_notify.po", "h5_booking.po", "bot_loyalty.po",
+                 "referral.po", "club.po"):
         with (ROOT / "translations" / "zh" / "parts" / part).open("rb") as fh:
             translated |= {m.id for m in read_po(fh, locale="zh") if m.id and m.string}
     assert sorted(used - translated) == []
