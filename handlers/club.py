@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from handlers.menu import menu_key
 from handlers.subscribe import scene_hook
-from scrm.services import club, club_checkin
+from scrm.services import club, club_checkin, dealer_cards
 from scrm.services.booking_chat import parse_choice
 from scrm.services.errors import DomainError
 from scrm.textnorm import normalize as norm
@@ -66,8 +66,14 @@ def _render_list(ctx: Context, problem: bool = False) -> Reply:
     assert ctx.follower is not None
     ids = [int(i) for i in ctx.conv.data.get("events") or []]
     shown = [ev for ev in club.upcoming(ctx.follower.id, ctx.now()) if ev.id in ids]
-    rows = [(ev, club.when_text(ev, ctx.language)) for ev in shown]
+    rows = [(ev, club.when_text(ev, ctx.language), _dealer_name(ev.dealer_id)) for ev in shown]
     return ctx.render("club/list.txt", rows=rows, problem=problem, url=events_url(ctx))
+
+
+def _dealer_name(dealer_id: int | None) -> str:
+    """The hosting dealer's name ('' for an account-wide event): events of several dealers look alike."""
+    card = dealer_cards.dealer_card(dealer_id)
+    return card.name if card is not None else ""
 
 
 @router.on(in_state(Club.pick), msg_type("text"))

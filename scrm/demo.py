@@ -55,13 +55,21 @@ def _sandbox_templates(app_id: str) -> dict[str, str]:
     return {name: template_id_for(app_id, name) for name in TEMPLATE_KEYS}
 
 
+def _with_base(button: dict[str, Any], base: str) -> dict[str, Any]:
+    """A menu button (and its sub-buttons) with `{base}` in view URLs replaced by the demo's address."""
+    out = dict(button, url=button["url"].format(base=base)) if "url" in button else dict(button)
+    if "sub" in out:
+        out["sub"] = [_with_base(sub, base) for sub in out["sub"]]
+    return out
+
+
 def demo_settings(host: str, port: int, database_url: str) -> Settings:
     """Settings for the all-in-one demo: SQLite, in-process Redis, two sandbox accounts."""
     instance = ROOT / "instance"
     instance.mkdir(exist_ok=True)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 (comparison only)
     base = f"http://{shown_host}:{port}"
-    menu = [dict(b, url=b["url"].format(base=base)) if "url" in b else b for b in DEMO_MENU]
+    menu = [_with_base(b, base) for b in DEMO_MENU]
     raw: dict[str, Any] = {
         "app": {"secret_key": _secret(instance), "public_url": base},
         "database": {"url": database_url},

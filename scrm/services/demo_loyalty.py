@@ -25,7 +25,7 @@ from scrm.models import (
     Tier,
     Trigger,
 )
-from scrm.services import ledger
+from scrm.services import ledger, tiers
 
 RULES: list[tuple[Trigger, int, dict[str, object]]] = [
     (Trigger.CHECKIN, 5, {"daily_cap": 5}),
@@ -109,4 +109,5 @@ def _activity(s: Session, acc_id: int, now: datetime) -> int:
             if ledger.earn_in(s, m.id, Trigger.REPAIR_ORDER, key=f"demo-visit:{m.id}:{n}", source="repair_order",
                               amount=amount, now=when).points:
                 written += 1
+        tiers.refresh_in(s, m, now)  # the entries were written back in time: the tier as of today
     return written

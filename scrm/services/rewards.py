@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from scrm import db
-from scrm.models import Member, Redemption, RedemptionStatus, Reward
+from scrm.models import CustomerBinding, Dealer, Member, Redemption, RedemptionStatus, Reward
 from scrm.services import ledger
 from scrm.services.errors import DomainError, Invalid, NotFound
 from scrm.services.normalize_base import N_
@@ -55,6 +55,7 @@ class Offer:
     redeemed: int
     limit_left: int | None
     affordable: bool
+    dealer_name: str = ""  # a dealer's reward is used at that dealer ("" for account-wide ones)
 
     @property
     def can_redeem(self) -> bool:
@@ -146,13 +147,18 @@ def offers(follower_id: int, now: datetime | None = None) -> tuple[int, list[Off
                          .order_by(Reward.sort_order, Reward.cost, Reward.id)).all()
         counts = {rid: int(n) for rid, n in s.execute(sa.select(Redemption.reward_id, sa.func.count()).where(
             Redemption.member_id == m.id, Redemption.status.in_(COUNTED)).group_by(Redemption.reward_id))}
+        # the member's own dealers (home and bound) first: the rewards they can use nearby
+        mine = {m.dealer_id} | set(s.scalars(sa.select(CustomerBinding.dealer_id)
+                                             .where(CustomerBinding.follower_id == m.follower_id)))
+        names = dict(s.execute(sa.select(Dealer.id, Dealer.name).where(Dealer.account_id == m.account_id)).all())
         out = []
-        for r in rows:
+        for r in sorted(rows, key=lambda r: r.dealer_id is not None and r.dealer_id not in mine):
             if not open_in(r, now):
                 continue
             n = int(counts.get(r.id, 0))
             left = None if r.per_member_limit is None else max(0, r.per_member_limit - n)
-            out.append(Offer(reward=r, redeemed=n, limit_left=left, affordable=balance >= r.cost))
+            out.append(Offer(reward=r, redeemed=n, limit_left=left, affordable=balance >= r.cost,
+                             dealer_name=names.get(r.dealer_id, "") if r.dealer_id is not None else ""))
         return balance, out
 
 

@@ -122,7 +122,8 @@ def _values() -> dict[str, Any]:
                    status=EventStatus.PUBLISHED)
     reg = EventRegistration(id=1, event_id=7, member_id=1, companions=1, status=RegistrationStatus.WAITLISTED)
     return {"account": SimpleNamespace(name="Brand", slug="demo"), "url": "https://x/h5/demo/events",
-            "rows": [(ev, "Sat 28 Nov 2026, 14:00")], "problem": True, "ev": ev, "when": "Sat 28 Nov 2026, 14:00",
+            "rows": [(ev, "Sat 28 Nov 2026, 14:00", "Pudong store")], "problem": True, "ev": ev,
+            "when": "Sat 28 Nov 2026, 14:00",
             "reg": reg, "position": 2, "active": True, "note": "", "most": 2, "promoted": 0,
             "r": Registered(7, RegistrationStatus.WAITLISTED, 1, 2), "message": "This event is not open to you.",
             "params": {}, "opens": "Sat 28 Nov 2026, 12:00", "_checkin": CheckIn(Outcome.TOO_EARLY, "Track day"),

@@ -72,3 +72,7 @@ def test_seed_is_idempotent_and_valid(app_ctx: Any) -> None:
     assert ledger.verify() == []
     tiered = db.session.scalars(sa.select(Member).where(Member.tier_id.is_not(None))).all()
     assert len(tiered) == 40 and any(m.balance >= 500 for m in tiered)
+    from scrm.services import tiers
+
+    for m in tiered:  # each member's tier is the one their last 12 months earn today
+        assert tiers.refresh_in(db.session(), m, db.utcnow()) is None

@@ -43,13 +43,23 @@ def test_reaching_a_tier_writes_the_upgrade_notice_once(app_ctx: Any) -> None:
     assert set(d.payload) == {"custom"}                        # no loyalty template is configured: text only
     text = text_of(d)
     public = runtime.get().settings.app.public_url
-    assert "恭喜！您已升级为金卡会员。" in text and "您的权益：金卡权益" in text and "积分余额：1000" in text
+    assert "恭喜！您的会员等级已升至「金卡」。" in text and "您的权益：金卡权益" in text and "积分余额：1000" in text
     assert "继续攒积分，向白金卡进发。" in text and f'<a href="{public}/h5/demo/member">进入会员中心</a>' in text
     event = TierChanged(member_id=result.member_id, account_id=d.account_id, old_tier_id=silver.id,
                         new_tier_id=gold.id, up=True, at=NOW + timedelta(hours=1))
     with db.transaction() as s:                                 # the same change told again: nothing new
         on_tier_changed(s, event)
     assert len(notices()) == 1
+
+
+def test_the_first_points_into_the_base_tier_are_no_upgrade(app_ctx: Any) -> None:
+    silver, _gold, _platinum = make_tiers()                     # silver starts at 0 points
+    make_rule(Trigger.CHECKIN, 5)
+    f = make_follower()
+    result = checkin.check_in(f.id, NOW)
+    db.session.remove()
+    assert db.session.get(Member, result.member_id).tier_id == silver.id  # type: ignore[union-attr]
+    assert notices() == []
 
 
 def test_a_drop_and_a_rollback_write_nothing(app_ctx: Any) -> None:

@@ -142,6 +142,17 @@ def test_offers_show_limit_left_and_affordability(app: Any) -> None:
     assert items[1].limit_left is None and not items[1].affordable
 
 
+def test_offers_name_the_dealer_and_put_the_members_own_dealer_first(app: Any) -> None:
+    home, other = make_dealer(name="浦东店"), make_dealer(name="闵行店")
+    m = make_member(dealer_id=home.id)
+    far = make_reward(dealer_id=other.id, name="洗车券", sort_order=0)
+    near = make_reward(dealer_id=home.id, name="洗车券", sort_order=1)
+    everywhere = make_reward(name="车模", sort_order=2)
+    _balance, items = rewards.offers(m.follower_id)
+    assert [(o.reward.id, o.dealer_name) for o in items] == [(near.id, "浦东店"), (everywhere.id, ""),
+                                                             (far.id, "闵行店")]
+
+
 def test_a_voucher_is_used_once_and_the_second_use_says_by_whom(app: Any) -> None:
     d = make_dealer()
     m = new_member()
