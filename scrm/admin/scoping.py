@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, TypeVar, TypeVarTuple
 
 import sqlalchemy as sa
-from flask import abort, g
+from flask import abort, g, request
 
 from scrm import db
 from scrm.models import StaffUser
@@ -29,6 +29,30 @@ def current_staff() -> StaffUser:
     if staff is None:
         abort(401)
     return staff
+
+
+def pick_dealer() -> tuple[int, list[Any]]:
+    """The dealer a page is about: a dealer role's own; a brand admin's choice (?dealer=, else the first).
+
+    Returns the dealer id and, for a brand admin, the dealers to choose from (empty for dealer roles);
+    a dealer out of scope, or none at all, is a 404.
+    """
+    from scrm.admin.forms import parse_int
+    from scrm.services.keyword_admin import dealer_choices
+
+    scope = current_scope()
+    if not scope.all_dealers:
+        if scope.dealer_id is None:
+            abort(404)
+        return scope.dealer_id, []
+    dealers = dealer_choices(scope)
+    chosen = parse_int(request.values.get("dealer"))
+    ids = [d.id for d in dealers]
+    if chosen in ids:
+        return int(chosen), dealers
+    if chosen is not None or not ids:
+        abort(404)
+    return ids[0], dealers
 
 
 def current_scope() -> Scope:

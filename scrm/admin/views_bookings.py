@@ -12,14 +12,11 @@ from flask_babel import gettext, lazy_gettext
 from scrm.admin import nav
 from scrm.admin.auth import client_ip
 from scrm.admin.forms import parse_int
-from scrm.admin.helpers import http_for
-from scrm.admin.scoping import current_scope, current_staff
+from scrm.admin.scoping import current_scope, current_staff, pick_dealer
 from scrm.models import BookingSource, BookingStatus, ServiceKind
 from scrm.services import booking_admin as svc
 from scrm.services import booking_admin_calendar as cal
 from scrm.services import booking_admin_export as exports
-from scrm.services.errors import NotFound
-from scrm.services.keyword_admin import dealer_choices
 from scrm.services.paging import clamp_page
 
 bp = Blueprint("bookings", __name__, url_prefix="/bookings")
@@ -65,23 +62,6 @@ def _labels() -> dict[str, Any]:
 def customer_bookings(customer_id: int) -> tuple[list[svc.BookingRow], int]:
     """For the customer 360 page's booking panel: the customer's latest bookings and their count."""
     return svc.for_customer(current_scope(), customer_id)
-
-
-def pick_dealer() -> tuple[int, list[Any]]:
-    """The dealer the page is about: a dealer role's own; a brand admin's choice (?dealer=, else the first)."""
-    scope = current_scope()
-    if not scope.all_dealers:
-        if scope.dealer_id is None:
-            http_for(NotFound())
-        return scope.dealer_id, []
-    dealers = dealer_choices(scope)
-    chosen = parse_int(request.values.get("dealer"))
-    ids = [d.id for d in dealers]
-    if chosen in ids:
-        return int(chosen), dealers
-    if chosen is not None or not ids:
-        http_for(NotFound())
-    return ids[0], dealers
 
 
 def dealer_query(dealer_id: int, dealers: list[Any]) -> dict[str, Any]:

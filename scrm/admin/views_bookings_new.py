@@ -19,8 +19,8 @@ from werkzeug.wrappers import Response
 from scrm.admin.auth import client_ip
 from scrm.admin.forms import parse_int
 from scrm.admin.helpers import http_for
-from scrm.admin.scoping import current_scope, current_staff
-from scrm.admin.views_bookings import bp, dealer_query, dealer_today, parse_day, pick_dealer
+from scrm.admin.scoping import current_scope, current_staff, pick_dealer
+from scrm.admin.views_bookings import bp, dealer_query, dealer_today, parse_day
 from scrm.models import ServiceKind
 from scrm.services import booking
 from scrm.services import booking_admin as svc

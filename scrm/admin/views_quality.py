@@ -12,12 +12,11 @@ from scrm.admin import nav
 from scrm.admin.auth import client_ip
 from scrm.admin.forms import parse_int
 from scrm.admin.helpers import flash_domain_error, http_for
-from scrm.admin.scoping import current_scope, current_staff
+from scrm.admin.scoping import current_scope, current_staff, pick_dealer
 from scrm.models import Customer
 from scrm.services import duplicate_review as review
 from scrm.services import duplicates_run, merge, merge_undo, quality
 from scrm.services.errors import DomainError, Forbidden, NotFound
-from scrm.services.keyword_admin import dealer_choices
 from scrm.services.paging import clamp_page
 from scrm.services.scope import Perm
 
@@ -43,23 +42,6 @@ def _labels() -> dict[str, Any]:
     return {"REASON_LABELS": REASON_LABELS, "PAIR_KIND_LABELS": KIND_LABELS, "STAGE_LABELS": STAGE_LABELS}
 
 
-def _dealer() -> tuple[int, list[Any]]:
-    """The dealer the page is about: a dealer role's own; a brand admin's choice (?dealer=, else the first)."""
-    scope = current_scope()
-    if not scope.all_dealers:
-        if scope.dealer_id is None:
-            http_for(NotFound())
-        return scope.dealer_id, []
-    dealers = dealer_choices(scope)
-    chosen = parse_int(request.values.get("dealer"))
-    ids = [d.id for d in dealers]
-    if chosen in ids:
-        return int(chosen), dealers
-    if chosen is not None or not ids:
-        http_for(NotFound())
-    return ids[0], dealers
-
-
 def _back(endpoint: str, dealer_id: int) -> Response:
     if current_scope().all_dealers:
         return redirect(url_for(endpoint, dealer=dealer_id), 303)
@@ -69,7 +51,7 @@ def _back(endpoint: str, dealer_id: int) -> Response:
 @bp.get("/")
 def index() -> str:
     """The quality report of one dealer, compared with an earlier snapshot."""
-    dealer_id, dealers = _dealer()
+    dealer_id, dealers = pick_dealer()
     scope = current_scope()
     snaps = quality.snapshots(scope, dealer_id)
     against = next((s for s in snaps if s.id == parse_int(request.args.get("against"))), None)
@@ -85,7 +67,7 @@ def index() -> str:
 @bp.post("/snapshot")
 def snapshot() -> Response:
     """Keep the current figures under a label (e.g. "before the spring clean-up")."""
-    dealer_id, _dealers = _dealer()
+    dealer_id, _dealers = pick_dealer()
     try:
         quality.take_snapshot(current_staff(), dealer_id, request.form.get("label", "") or gettext("Snapshot"),
                               client_ip())
@@ -100,7 +82,7 @@ def snapshot() -> Response:
 @bp.post("/detect")
 def detect() -> Response:
     """Look for duplicates now (inline for a small dealer, in the background for a big one)."""
-    dealer_id, _dealers = _dealer()
+    dealer_id, _dealers = pick_dealer()
     try:
         state = duplicates_run.start_detection(current_staff(), dealer_id, client_ip())
     except (Forbidden, NotFound) as exc:
@@ -120,7 +102,7 @@ def detect() -> Response:
 @bp.get("/pairs")
 def pairs() -> str:
     """Open duplicate candidates, most certain first."""
-    dealer_id, dealers = _dealer()
+    dealer_id, dealers = pick_dealer()
     kind = request.args.get("kind", "")
     page = review.list_pairs(current_scope(), dealer_id, kind, clamp_page(request.args.get("page")))
     return render_template("admin/quality/pairs.html", page=page, dealer_id=dealer_id, dealers=dealers,
@@ -177,7 +159,7 @@ def dismiss(pair_id: int) -> Response:
 @bp.get("/merges")
 def merges() -> str:
     """The merge history, with undo."""
-    dealer_id, dealers = _dealer()
+    dealer_id, dealers = pick_dealer()
     page = review.merge_history(current_scope(), dealer_id, clamp_page(request.args.get("page")))
     return render_template("admin/quality/merges.html", page=page, dealer_id=dealer_id, dealers=dealers,
                            can_merge=current_scope().can(Perm.CUSTOMERS_MERGE))

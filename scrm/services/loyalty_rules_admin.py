@@ -15,6 +15,7 @@ from scrm import db
 from scrm.models import Dealer, EarningRule, EntryKind, LoyaltySettings, PointsEntry, StaffUser, Trigger
 from scrm.services import audit, loyalty_rules
 from scrm.services.errors import Forbidden, NotFound
+from scrm.services.keyword_admin import dealer_choices as dealer_choices  # one definition, shared
 from scrm.services.normalize_base import N_
 from scrm.services.scope import Perm, Scope
 from scrm.services.validation import Problems
@@ -77,11 +78,6 @@ def dealer_in_scope(scope: Scope, dealer_id: int) -> Dealer:
     if dealer is None or dealer.account_id != scope.account_id or not scope.dealer_ok(dealer.id):
         raise NotFound()
     return dealer
-
-
-def dealer_choices(scope: Scope) -> list[Dealer]:
-    """Dealers in scope, by code."""
-    return list(db.session.scalars(scope.apply(sa.select(Dealer), Dealer).order_by(Dealer.code)))
 
 
 def can_edit(scope: Scope, dealer_id: int | None) -> bool:
