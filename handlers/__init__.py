@@ -15,6 +15,7 @@ from handlers.events import router as events_router
 from handlers.fallback import router as fallback_router
 from handlers.keywords import router as keywords_router
 from handlers.loyalty import router as loyalty_router
+from handlers.marketing import router as marketing_router
 from handlers.menu import router as menu_router
 from handlers.my_bookings import router as my_bookings_router
 from handlers.nearby import router as nearby_router
@@ -25,4 +26,4 @@ from scrm.wechat.router import Router
 
 ROUTERS: list[Router] = [common_router, binding_router, booking_router, my_bookings_router, club_router,
                          satisfaction_router, loyalty_router, referral_router, nearby_router, menu_router,
-                         subscribe_router, events_router, keywords_router, fallback_router]
+                         subscribe_router, events_router, marketing_router, keywords_router, fallback_router]

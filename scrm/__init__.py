@@ -51,12 +51,14 @@ def create_app(settings: Settings | None = None) -> Flask:
 def _register(app: Flask, settings: Settings) -> None:
     from scrm.admin import init_admin
     from scrm.h5 import bp as h5_bp
+    from scrm.h5.track import bp as track_bp
     from scrm.health import bp as health_bp
     from scrm.wechat.webhook import bp as webhook_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(webhook_bp)
     app.register_blueprint(h5_bp)
+    app.register_blueprint(track_bp)
     init_admin(app)
     from scrm.api import init_api
 
@@ -67,6 +69,7 @@ def _register(app: Flask, settings: Settings) -> None:
         badges,
         booking_notify,
         booking_notify_rating,
+        campaign_render,
         loyalty_earning,
         loyalty_notify,
         tiers,

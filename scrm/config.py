@@ -123,6 +123,10 @@ class OutboxSettings:
     max_attempts: int = 5
     poll_seconds: float = 1.0
     quiet_hours: str = ""
+    cap_count: int = 4        # marketing messages one follower may get in `cap_days` (0: no cap)
+    cap_days: int = 7
+    template_daily_quota: int = 100000   # WeChat's daily quotas, for the campaign dry run's budget
+    custom_daily_quota: int = 500000
 
 
 @dataclass(frozen=True)
@@ -353,6 +357,8 @@ def settings_from_dict(raw: dict[str, Any]) -> Settings:
     if quiet and not re.match(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$", quiet):
         raise ConfigError('[outbox] quiet_hours: expected "HH:MM-HH:MM" (e.g. "22:00-08:00") or empty')
     _check_booking(kwargs["booking"])
+    if kwargs["outbox"].cap_count < 0 or not 1 <= kwargs["outbox"].cap_days <= 365:
+        raise ConfigError("[outbox] cap_count must be 0 or more and cap_days 1 to 365")
     accounts = raw.get("accounts", {})
     if not isinstance(accounts, dict):
         raise ConfigError("[accounts]: expected [accounts.<slug>] tables")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 03:44:57.721810
+Create Date: 2026-11-23 05:03:20.562930
 """
 
 from __future__ import annotations
@@ -299,11 +299,13 @@ def upgrade() -> None:
     sa.Column('password_hash', sa.String(length=255), nullable=False),
     sa.Column('role', sa.Enum('brand_admin', 'dealer_manager', 'dealer_staff', name='role', native_enum=False, length=20), nullable=False),
     sa.Column('language', sa.String(length=8), nullable=False),
+    sa.Column('follower_id', sa.Integer(), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('last_login_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_staff_users_account_id_accounts')),
     sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_staff_users_dealer_id_dealers')),
+    sa.ForeignKeyConstraint(['follower_id'], ['followers.id'], name=op.f('fk_staff_users_follower_id_followers'), use_alter=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_users')),
     sa.UniqueConstraint('username', name=op.f('uq_staff_users_username'))
     )
@@ -354,43 +356,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_audit_logs_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_logs_dealer_id'), ['dealer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_logs_staff_id'), ['staff_id'], unique=False)
-
-    op.create_table('club_events',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('account_id', sa.Integer(), nullable=False),
-    sa.Column('dealer_id', sa.Integer(), nullable=True),
-    sa.Column('title', sa.String(length=60), nullable=False),
-    sa.Column('description', sa.Text(), nullable=False),
-    sa.Column('place', sa.String(length=200), nullable=False),
-    sa.Column('starts_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ends_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('registration_deadline', scrm.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('capacity', sa.Integer(), nullable=False),
-    sa.Column('seats_taken', sa.Integer(), nullable=False),
-    sa.Column('max_companions', sa.Integer(), nullable=False),
-    sa.Column('points', sa.Integer(), nullable=False),
-    sa.Column('audience', sa.Enum('all', 'dealer', 'tier', 'segment', name='audience', native_enum=False, length=8), nullable=False),
-    sa.Column('min_tier_id', sa.Integer(), nullable=True),
-    sa.Column('segment_id', sa.Integer(), nullable=True),
-    sa.Column('status', sa.Enum('draft', 'published', 'cancelled', name='eventstatus', native_enum=False, length=10), nullable=False),
-    sa.Column('checkin_token', sa.String(length=32), nullable=False),
-    sa.Column('created_by', sa.Integer(), nullable=True),
-    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('published_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('pushed_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('reminded_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
-    sa.CheckConstraint('ends_at > starts_at', name=op.f('ck_club_events_span')),
-    sa.CheckConstraint('seats_taken >= 0 AND seats_taken <= capacity', name=op.f('ck_club_events_seats')),
-    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_club_events_account_id_accounts')),
-    sa.ForeignKeyConstraint(['created_by'], ['staff_users.id'], name=op.f('fk_club_events_created_by_staff_users')),
-    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_club_events_dealer_id_dealers')),
-    sa.ForeignKeyConstraint(['min_tier_id'], ['tiers.id'], name=op.f('fk_club_events_min_tier_id_tiers')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_club_events')),
-    sa.UniqueConstraint('checkin_token', name=op.f('uq_club_events_checkin_token'))
-    )
-    with op.batch_alter_table('club_events', schema=None) as batch_op:
-        batch_op.create_index('ix_club_events_account_starts', ['account_id', 'starts_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_club_events_dealer_id'), ['dealer_id'], unique=False)
 
     op.create_table('duplicate_pairs',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -488,6 +453,27 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_import_jobs_dealer_id'), ['dealer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_import_jobs_status'), ['status'], unique=False)
 
+    op.create_table('journeys',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('welcome', 'maintenance', 'birthday', 'insurance', 'seasonal', 'test_drive', 'satisfaction', 'reengagement', name='journeykind', native_enum=False, length=16), nullable=False),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('channel', sa.Enum('auto', 'custom', 'template', 'mass', name='campaignchannel', native_enum=False, length=16), nullable=False),
+    sa.Column('settings', sa.JSON(), nullable=False),
+    sa.Column('steps', sa.JSON(), nullable=False),
+    sa.Column('updated_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_journeys_account_id_accounts')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_journeys_dealer_id_dealers')),
+    sa.ForeignKeyConstraint(['updated_by'], ['staff_users.id'], name=op.f('fk_journeys_updated_by_staff_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_journeys')),
+    sa.UniqueConstraint('dealer_id', 'kind', name=op.f('uq_journeys_dealer_id_kind'))
+    )
+    with op.batch_alter_table('journeys', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_journeys_account_id'), ['account_id'], unique=False)
+
     op.create_table('keyword_replies',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -567,6 +553,27 @@ def upgrade() -> None:
     with op.batch_alter_table('quality_snapshots', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_quality_snapshots_account_id'), ['account_id'], unique=False)
         batch_op.create_index('ix_quality_snapshots_dealer_taken', ['dealer_id', 'taken_at'], unique=False)
+
+    op.create_table('segments',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=True),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('description', sa.String(length=500), nullable=False),
+    sa.Column('definition', sa.JSON(), nullable=False),
+    sa.Column('last_count', sa.Integer(), nullable=True),
+    sa.Column('last_counted_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('archived_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_segments_account_id_accounts')),
+    sa.ForeignKeyConstraint(['created_by'], ['staff_users.id'], name=op.f('fk_segments_created_by_staff_users')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_segments_dealer_id_dealers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_segments'))
+    )
+    with op.batch_alter_table('segments', schema=None) as batch_op:
+        batch_op.create_index('ix_segments_account_dealer', ['account_id', 'dealer_id'], unique=False)
 
     op.create_table('staff_notes',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -717,6 +724,82 @@ def upgrade() -> None:
         batch_op.create_index('ix_bookings_status_start', ['status', 'start_at'], unique=False)
         batch_op.create_index('ix_bookings_vehicle_status', ['vehicle_id', 'status'], unique=False)
 
+    op.create_table('campaigns',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=True),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('segment_id', sa.Integer(), nullable=True),
+    sa.Column('channel', sa.Enum('auto', 'custom', 'template', 'mass', name='campaignchannel', native_enum=False, length=16), nullable=False),
+    sa.Column('variants', sa.JSON(), nullable=False),
+    sa.Column('holdout_pct', sa.Integer(), nullable=False),
+    sa.Column('schedule', sa.Enum('now', 'at', 'recurring', name='schedulekind', native_enum=False, length=16), nullable=False),
+    sa.Column('send_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('recurrence', sa.JSON(), nullable=False),
+    sa.Column('next_run_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('quiet_hours', sa.String(length=11), nullable=False),
+    sa.Column('conversion_days', sa.Integer(), nullable=False),
+    sa.Column('status', sa.Enum('draft', 'scheduled', 'running', 'paused', 'done', 'cancelled', name='campaignstatus', native_enum=False, length=16), nullable=False),
+    sa.Column('pause_reason', sa.String(length=200), nullable=False),
+    sa.Column('occurrences', sa.Integer(), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('launched_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('launched_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('paused_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('cancelled_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_campaigns_account_id_accounts')),
+    sa.ForeignKeyConstraint(['created_by'], ['staff_users.id'], name=op.f('fk_campaigns_created_by_staff_users')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_campaigns_dealer_id_dealers')),
+    sa.ForeignKeyConstraint(['launched_by'], ['staff_users.id'], name=op.f('fk_campaigns_launched_by_staff_users')),
+    sa.ForeignKeyConstraint(['segment_id'], ['segments.id'], name=op.f('fk_campaigns_segment_id_segments')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_campaigns'))
+    )
+    with op.batch_alter_table('campaigns', schema=None) as batch_op:
+        batch_op.create_index('ix_campaigns_account_dealer', ['account_id', 'dealer_id'], unique=False)
+        batch_op.create_index('ix_campaigns_due', ['status', 'next_run_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_campaigns_segment_id'), ['segment_id'], unique=False)
+
+    op.create_table('club_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=True),
+    sa.Column('title', sa.String(length=60), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('place', sa.String(length=200), nullable=False),
+    sa.Column('starts_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('registration_deadline', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('capacity', sa.Integer(), nullable=False),
+    sa.Column('seats_taken', sa.Integer(), nullable=False),
+    sa.Column('max_companions', sa.Integer(), nullable=False),
+    sa.Column('points', sa.Integer(), nullable=False),
+    sa.Column('audience', sa.Enum('all', 'dealer', 'tier', 'segment', name='audience', native_enum=False, length=8), nullable=False),
+    sa.Column('min_tier_id', sa.Integer(), nullable=True),
+    sa.Column('segment_id', sa.Integer(), nullable=True),
+    sa.Column('status', sa.Enum('draft', 'published', 'cancelled', name='eventstatus', native_enum=False, length=10), nullable=False),
+    sa.Column('checkin_token', sa.String(length=32), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('published_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('pushed_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reminded_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint('ends_at > starts_at', name=op.f('ck_club_events_span')),
+    sa.CheckConstraint('seats_taken >= 0 AND seats_taken <= capacity', name=op.f('ck_club_events_seats')),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_club_events_account_id_accounts')),
+    sa.ForeignKeyConstraint(['created_by'], ['staff_users.id'], name=op.f('fk_club_events_created_by_staff_users')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_club_events_dealer_id_dealers')),
+    sa.ForeignKeyConstraint(['min_tier_id'], ['tiers.id'], name=op.f('fk_club_events_min_tier_id_tiers')),
+    sa.ForeignKeyConstraint(['segment_id'], ['segments.id'], name=op.f('fk_club_events_segment_id_segments')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_club_events')),
+    sa.UniqueConstraint('checkin_token', name=op.f('uq_club_events_checkin_token'))
+    )
+    with op.batch_alter_table('club_events', schema=None) as batch_op:
+        batch_op.create_index('ix_club_events_account_starts', ['account_id', 'starts_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_club_events_dealer_id'), ['dealer_id'], unique=False)
+
     op.create_table('consent_records',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -759,40 +842,34 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_customer_bindings_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_customer_bindings_dealer_id'), ['dealer_id'], unique=False)
 
-    op.create_table('deliveries',
+    op.create_table('journey_enrolments',
     sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('journey_id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
-    sa.Column('dealer_id', sa.Integer(), nullable=True),
-    sa.Column('follower_id', sa.Integer(), nullable=True),
-    sa.Column('openid', sa.String(length=64), nullable=False),
-    sa.Column('dedupe_key', sa.String(length=191), nullable=False),
-    sa.Column('channel', sa.Enum('custom', 'template', 'mass', 'auto', name='channel', native_enum=False, length=16), nullable=False),
-    sa.Column('purpose', sa.String(length=32), nullable=False),
-    sa.Column('payload', sa.JSON(), nullable=False),
-    sa.Column('status', sa.Enum('pending', 'sending', 'sent', 'delivered', 'failed', 'unknown', 'skipped', 'cancelled', name='deliverystatus', native_enum=False, length=16), nullable=False),
-    sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_try_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('claimed_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('claimed_by', sa.String(length=64), nullable=False),
-    sa.Column('sent_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('channel_used', sa.String(length=16), nullable=False),
-    sa.Column('wechat_msgid', sa.String(length=32), nullable=False),
-    sa.Column('error_code', sa.Integer(), nullable=True),
-    sa.Column('error', sa.String(length=255), nullable=False),
-    sa.Column('result', sa.String(length=64), nullable=False),
-    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_deliveries_account_id_accounts')),
-    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_deliveries_dealer_id_dealers')),
-    sa.ForeignKeyConstraint(['follower_id'], ['followers.id'], name=op.f('fk_deliveries_follower_id_followers')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_deliveries')),
-    sa.UniqueConstraint('dedupe_key', name=op.f('uq_deliveries_dedupe_key'))
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('follower_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=True),
+    sa.Column('occurrence', sa.String(length=64), nullable=False),
+    sa.Column('anchor', sa.Date(), nullable=False),
+    sa.Column('context', sa.JSON(), nullable=False),
+    sa.Column('entered_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('steps_done', sa.Integer(), nullable=False),
+    sa.Column('exited_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('exit_reason', sa.String(length=32), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_journey_enrolments_account_id_accounts')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_journey_enrolments_customer_id_customers')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_journey_enrolments_dealer_id_dealers')),
+    sa.ForeignKeyConstraint(['follower_id'], ['followers.id'], name=op.f('fk_journey_enrolments_follower_id_followers')),
+    sa.ForeignKeyConstraint(['journey_id'], ['journeys.id'], name=op.f('fk_journey_enrolments_journey_id_journeys')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_journey_enrolments')),
+    sa.UniqueConstraint('journey_id', 'follower_id', 'occurrence', name=op.f('uq_journey_enrolments_journey_id_follower_id_occurrence'))
     )
-    with op.batch_alter_table('deliveries', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_deliveries_dealer_id'), ['dealer_id'], unique=False)
-        batch_op.create_index('ix_deliveries_due', ['status', 'next_try_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_deliveries_follower_id'), ['follower_id'], unique=False)
-        batch_op.create_index('ix_deliveries_wechat_msgid', ['account_id', 'wechat_msgid'], unique=False)
+    with op.batch_alter_table('journey_enrolments', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_journey_enrolments_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_journey_enrolments_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_journey_enrolments_dealer_id'), ['dealer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_journey_enrolments_follower_id'), ['follower_id'], unique=False)
+        batch_op.create_index('ix_journey_enrolments_open', ['journey_id', 'exited_at'], unique=False)
 
     op.create_table('members',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -919,6 +996,81 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_repair_orders_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_repair_orders_vehicle_id'), ['vehicle_id'], unique=False)
 
+    op.create_table('campaign_members',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('occurrence', sa.Integer(), nullable=False),
+    sa.Column('follower_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=True),
+    sa.Column('arm', sa.String(length=16), nullable=False),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_campaign_members_campaign_id_campaigns')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_campaign_members_customer_id_customers')),
+    sa.ForeignKeyConstraint(['follower_id'], ['followers.id'], name=op.f('fk_campaign_members_follower_id_followers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_campaign_members')),
+    sa.UniqueConstraint('campaign_id', 'occurrence', 'follower_id', name=op.f('uq_campaign_members_campaign_id_occurrence_follower_id'))
+    )
+    with op.batch_alter_table('campaign_members', schema=None) as batch_op:
+        batch_op.create_index('ix_campaign_members_follower', ['follower_id'], unique=False)
+
+    op.create_table('campaign_runs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('occurrence', sa.Integer(), nullable=False),
+    sa.Column('started_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('audience', sa.Integer(), nullable=False),
+    sa.Column('holdout', sa.Integer(), nullable=False),
+    sa.Column('excluded', sa.JSON(), nullable=False),
+    sa.Column('mass_tag_id', sa.Integer(), nullable=True),
+    sa.Column('finished_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_campaign_runs_campaign_id_campaigns')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_campaign_runs')),
+    sa.UniqueConstraint('campaign_id', 'occurrence', name=op.f('uq_campaign_runs_campaign_id_occurrence'))
+    )
+    op.create_table('deliveries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=True),
+    sa.Column('follower_id', sa.Integer(), nullable=True),
+    sa.Column('openid', sa.String(length=64), nullable=False),
+    sa.Column('dedupe_key', sa.String(length=191), nullable=False),
+    sa.Column('channel', sa.Enum('custom', 'template', 'mass', 'auto', name='channel', native_enum=False, length=16), nullable=False),
+    sa.Column('purpose', sa.String(length=32), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('status', sa.Enum('pending', 'held', 'sending', 'sent', 'delivered', 'failed', 'unknown', 'skipped', 'cancelled', name='deliverystatus', native_enum=False, length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_try_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('claimed_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_by', sa.String(length=64), nullable=False),
+    sa.Column('sent_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('channel_used', sa.String(length=16), nullable=False),
+    sa.Column('wechat_msgid', sa.String(length=32), nullable=False),
+    sa.Column('error_code', sa.Integer(), nullable=True),
+    sa.Column('error', sa.String(length=255), nullable=False),
+    sa.Column('result', sa.String(length=64), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=True),
+    sa.Column('journey_id', sa.Integer(), nullable=True),
+    sa.Column('arm', sa.String(length=16), nullable=False),
+    sa.Column('capped_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_deliveries_account_id_accounts')),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_deliveries_campaign_id_campaigns')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_deliveries_dealer_id_dealers')),
+    sa.ForeignKeyConstraint(['follower_id'], ['followers.id'], name=op.f('fk_deliveries_follower_id_followers')),
+    sa.ForeignKeyConstraint(['journey_id'], ['journeys.id'], name=op.f('fk_deliveries_journey_id_journeys')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_deliveries')),
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_deliveries_dedupe_key'))
+    )
+    with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.create_index('ix_deliveries_campaign_status', ['campaign_id', 'status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_deliveries_dealer_id'), ['dealer_id'], unique=False)
+        batch_op.create_index('ix_deliveries_due', ['status', 'next_try_at'], unique=False)
+        batch_op.create_index('ix_deliveries_follower_capped', ['follower_id', 'capped_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_deliveries_follower_id'), ['follower_id'], unique=False)
+        batch_op.create_index('ix_deliveries_journey_status', ['journey_id', 'status'], unique=False)
+        batch_op.create_index('ix_deliveries_wechat_msgid', ['account_id', 'wechat_msgid'], unique=False)
+
     op.create_table('event_registrations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('event_id', sa.Integer(), nullable=False),
@@ -1008,6 +1160,47 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_referrals_account_id'), ['account_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_referrals_referrer_id'), ['referrer_id'], unique=False)
 
+    op.create_table('tracked_links',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('token', sa.String(length=16), nullable=False),
+    sa.Column('url', sa.String(length=1000), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=True),
+    sa.Column('journey_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_tracked_links_account_id_accounts')),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_tracked_links_campaign_id_campaigns')),
+    sa.ForeignKeyConstraint(['journey_id'], ['journeys.id'], name=op.f('fk_tracked_links_journey_id_journeys')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_tracked_links')),
+    sa.UniqueConstraint('account_id', 'url', 'campaign_id', 'journey_id', name=op.f('uq_tracked_links_account_id_url_campaign_id_journey_id')),
+    sa.UniqueConstraint('token', name=op.f('uq_tracked_links_token'))
+    )
+    with op.batch_alter_table('tracked_links', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_tracked_links_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_tracked_links_campaign_id'), ['campaign_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_tracked_links_journey_id'), ['journey_id'], unique=False)
+
+    op.create_table('link_clicks',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('link_id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('follower_id', sa.Integer(), nullable=True),
+    sa.Column('customer_id', sa.Integer(), nullable=True),
+    sa.Column('delivery_id', sa.Integer(), nullable=True),
+    sa.Column('clicked_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_link_clicks_account_id_accounts')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_link_clicks_customer_id_customers')),
+    sa.ForeignKeyConstraint(['delivery_id'], ['deliveries.id'], name=op.f('fk_link_clicks_delivery_id_deliveries')),
+    sa.ForeignKeyConstraint(['follower_id'], ['followers.id'], name=op.f('fk_link_clicks_follower_id_followers')),
+    sa.ForeignKeyConstraint(['link_id'], ['tracked_links.id'], name=op.f('fk_link_clicks_link_id_tracked_links')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_link_clicks'))
+    )
+    with op.batch_alter_table('link_clicks', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_link_clicks_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_link_clicks_delivery_id'), ['delivery_id'], unique=False)
+        batch_op.create_index('ix_link_clicks_follower_at', ['follower_id', 'clicked_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_link_clicks_link_id'), ['link_id'], unique=False)
+
     op.create_table('points_allocations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('entry_id', sa.Integer(), nullable=False),
@@ -1070,6 +1263,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_points_allocations_entry_id'))
 
     op.drop_table('points_allocations')
+    with op.batch_alter_table('link_clicks', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_link_clicks_link_id'))
+        batch_op.drop_index('ix_link_clicks_follower_at')
+        batch_op.drop_index(batch_op.f('ix_link_clicks_delivery_id'))
+        batch_op.drop_index(batch_op.f('ix_link_clicks_customer_id'))
+
+    op.drop_table('link_clicks')
+    with op.batch_alter_table('tracked_links', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_tracked_links_journey_id'))
+        batch_op.drop_index(batch_op.f('ix_tracked_links_campaign_id'))
+        batch_op.drop_index(batch_op.f('ix_tracked_links_account_id'))
+
+    op.drop_table('tracked_links')
     with op.batch_alter_table('referrals', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_referrals_referrer_id'))
         batch_op.drop_index(batch_op.f('ix_referrals_account_id'))
@@ -1094,6 +1300,21 @@ def downgrade() -> None:
         batch_op.drop_index('ix_event_registrations_event_status')
 
     op.drop_table('event_registrations')
+    with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_deliveries_wechat_msgid')
+        batch_op.drop_index('ix_deliveries_journey_status')
+        batch_op.drop_index(batch_op.f('ix_deliveries_follower_id'))
+        batch_op.drop_index('ix_deliveries_follower_capped')
+        batch_op.drop_index('ix_deliveries_due')
+        batch_op.drop_index(batch_op.f('ix_deliveries_dealer_id'))
+        batch_op.drop_index('ix_deliveries_campaign_status')
+
+    op.drop_table('deliveries')
+    op.drop_table('campaign_runs')
+    with op.batch_alter_table('campaign_members', schema=None) as batch_op:
+        batch_op.drop_index('ix_campaign_members_follower')
+
+    op.drop_table('campaign_members')
     with op.batch_alter_table('repair_orders', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_repair_orders_vehicle_id'))
         batch_op.drop_index(batch_op.f('ix_repair_orders_customer_id'))
@@ -1122,13 +1343,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_members_account_id'))
 
     op.drop_table('members')
-    with op.batch_alter_table('deliveries', schema=None) as batch_op:
-        batch_op.drop_index('ix_deliveries_wechat_msgid')
-        batch_op.drop_index(batch_op.f('ix_deliveries_follower_id'))
-        batch_op.drop_index('ix_deliveries_due')
-        batch_op.drop_index(batch_op.f('ix_deliveries_dealer_id'))
+    with op.batch_alter_table('journey_enrolments', schema=None) as batch_op:
+        batch_op.drop_index('ix_journey_enrolments_open')
+        batch_op.drop_index(batch_op.f('ix_journey_enrolments_follower_id'))
+        batch_op.drop_index(batch_op.f('ix_journey_enrolments_dealer_id'))
+        batch_op.drop_index(batch_op.f('ix_journey_enrolments_customer_id'))
+        batch_op.drop_index(batch_op.f('ix_journey_enrolments_account_id'))
 
-    op.drop_table('deliveries')
+    op.drop_table('journey_enrolments')
     with op.batch_alter_table('customer_bindings', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customer_bindings_dealer_id'))
         batch_op.drop_index(batch_op.f('ix_customer_bindings_customer_id'))
@@ -1141,6 +1363,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_consent_records_account_id'))
 
     op.drop_table('consent_records')
+    with op.batch_alter_table('club_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_club_events_dealer_id'))
+        batch_op.drop_index('ix_club_events_account_starts')
+
+    op.drop_table('club_events')
+    with op.batch_alter_table('campaigns', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_campaigns_segment_id'))
+        batch_op.drop_index('ix_campaigns_due')
+        batch_op.drop_index('ix_campaigns_account_dealer')
+
+    op.drop_table('campaigns')
     with op.batch_alter_table('bookings', schema=None) as batch_op:
         batch_op.drop_index('ix_bookings_vehicle_status')
         batch_op.drop_index('ix_bookings_status_start')
@@ -1180,6 +1413,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_staff_notes_account_id'))
 
     op.drop_table('staff_notes')
+    with op.batch_alter_table('segments', schema=None) as batch_op:
+        batch_op.drop_index('ix_segments_account_dealer')
+
+    op.drop_table('segments')
     with op.batch_alter_table('quality_snapshots', schema=None) as batch_op:
         batch_op.drop_index('ix_quality_snapshots_dealer_taken')
         batch_op.drop_index(batch_op.f('ix_quality_snapshots_account_id'))
@@ -1200,6 +1437,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_keyword_replies_account_id'))
 
     op.drop_table('keyword_replies')
+    with op.batch_alter_table('journeys', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_journeys_account_id'))
+
+    op.drop_table('journeys')
     with op.batch_alter_table('import_jobs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_import_jobs_status'))
         batch_op.drop_index(batch_op.f('ix_import_jobs_dealer_id'))
@@ -1219,11 +1460,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_duplicate_pairs_account_id'))
 
     op.drop_table('duplicate_pairs')
-    with op.batch_alter_table('club_events', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_club_events_dealer_id'))
-        batch_op.drop_index('ix_club_events_account_starts')
-
-    op.drop_table('club_events')
     with op.batch_alter_table('audit_logs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_logs_staff_id'))
         batch_op.drop_index(batch_op.f('ix_audit_logs_dealer_id'))

@@ -38,6 +38,9 @@ PAGES = (
     "scrm.admin.views_rewards",
     "scrm.admin.views_club",
     "scrm.admin.views_referrals",
+    "scrm.admin.views_segments",
+    "scrm.admin.views_campaigns",
+    "scrm.admin.views_journeys",
 )
 ERROR_CODES = (400, 401, 403, 404, 405, 413, 429, 500)
 _pages_registered = False

@@ -55,17 +55,34 @@ from scrm.models.loyalty import (
     Tier,
     Trigger,
 )
+from scrm.models.marketing import (
+    HOLDOUT,
+    Campaign,
+    CampaignChannel,
+    CampaignMember,
+    CampaignRun,
+    CampaignStatus,
+    Journey,
+    JourneyEnrolment,
+    JourneyKind,
+    LinkClick,
+    ScheduleKind,
+    Segment,
+    TrackedLink,
+)
 from scrm.models.quality import DuplicatePair, MergeRecord, PairKind, PairStatus, QualitySnapshot
 from scrm.models.staff import AuditLog, Role, StaffUser
 
 __all__ = [
-    "Account", "ApiKey", "Audience", "AuditLog", "Badge", "BadgeRule", "BindMethod", "BindingCode", "Booking",
-    "BookingSettings", "BookingSource", "BookingStatus", "Channel", "Closure", "ClubEvent", "ConsentRecord",
-    "Customer", "CustomerBinding", "Dealer", "Delivery", "DeliveryStatus", "DemoCar", "Direction", "DuplicatePair",
+    "HOLDOUT", "Account", "ApiKey", "Audience", "AuditLog", "Badge", "BadgeRule", "BindMethod", "BindingCode",
+    "Booking", "BookingSettings", "BookingSource", "BookingStatus", "Campaign", "CampaignChannel", "CampaignMember",
+    "CampaignRun", "CampaignStatus", "Channel", "Closure", "ClubEvent", "ConsentRecord", "Customer",
+    "CustomerBinding", "Dealer", "Delivery", "DeliveryStatus", "DemoCar", "Direction", "DuplicatePair",
     "EarningRule", "EntryKind", "EventRegistration", "EventStatus", "Follower", "Gender", "ImportJob", "ImportKind",
-    "ImportStatus", "KeywordReply", "LoyaltySettings", "MatchMode", "Member", "MemberBadge", "MenuVersion",
-    "MergeRecord", "MessageLog", "OpeningHours", "PairKind", "PairStatus", "PointsAllocation", "PointsEntry",
-    "PrivacyKind", "PrivacyRequest", "QrScene", "QualitySnapshot", "Redemption", "RedemptionStatus", "Referral",
-    "RegistrationStatus", "RepairOrder", "ReplyKind", "Reward", "Role", "SceneKind", "ServiceKind", "ServiceType",
-    "SlotUse", "StaffNote", "StaffUser", "Stage", "Tier", "TimelineEntry", "Trigger", "Vehicle",
+    "ImportStatus", "Journey", "JourneyEnrolment", "JourneyKind", "KeywordReply", "LinkClick", "LoyaltySettings",
+    "MatchMode", "Member", "MemberBadge", "MenuVersion", "MergeRecord", "MessageLog", "OpeningHours", "PairKind",
+    "PairStatus", "PointsAllocation", "PointsEntry", "PrivacyKind", "PrivacyRequest", "QrScene", "QualitySnapshot",
+    "Redemption", "RedemptionStatus", "Referral", "RegistrationStatus", "RepairOrder", "ReplyKind", "Reward", "Role",
+    "SceneKind", "ScheduleKind", "Segment", "ServiceKind", "ServiceType", "SlotUse", "StaffNote", "StaffUser",
+    "Stage", "Tier", "TimelineEntry", "TrackedLink", "Trigger", "Vehicle",
 ]

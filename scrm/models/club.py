@@ -165,7 +165,7 @@ class ClubEvent(Base):
     points: Mapped[int] = mapped_column(default=0)            # paid once on attending (check-in)
     audience: Mapped[Audience] = mapped_column(_enum(Audience, 8), default=Audience.ALL)
     min_tier_id: Mapped[int | None] = mapped_column(sa.ForeignKey("tiers.id"))
-    segment_id: Mapped[int | None]
+    segment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("segments.id"))
     status: Mapped[EventStatus] = mapped_column(_enum(EventStatus, 10), default=EventStatus.DRAFT)
     checkin_token: Mapped[str] = mapped_column(sa.String(32), unique=True)  # the QR scene `event:<token>`
     created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))

@@ -24,6 +24,7 @@ class Channel(enum.StrEnum):
 
 class DeliveryStatus(enum.StrEnum):
     PENDING = "pending"
+    HELD = "held"              # a paused campaign's row: not claimed until the campaign resumes
     SENDING = "sending"
     SENT = "sent"
     DELIVERED = "delivered"
@@ -40,6 +41,11 @@ class Delivery(Base):
     __table_args__ = (
         sa.Index("ix_deliveries_due", "status", "next_try_at"),
         sa.Index("ix_deliveries_wechat_msgid", "account_id", "wechat_msgid"),
+        # progress and results of one campaign or journey, by status
+        sa.Index("ix_deliveries_campaign_status", "campaign_id", "status"),
+        sa.Index("ix_deliveries_journey_status", "journey_id", "status"),
+        # the frequency cap: a follower's marketing sends in the cap window
+        sa.Index("ix_deliveries_follower_capped", "follower_id", "capped_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"))
@@ -61,5 +67,9 @@ class Delivery(Base):
     error_code: Mapped[int | None]
     error: Mapped[str] = mapped_column(sa.String(255), default="")
     result: Mapped[str] = mapped_column(sa.String(64), default="")
+    campaign_id: Mapped[int | None] = mapped_column(sa.ForeignKey("campaigns.id"))
+    journey_id: Mapped[int | None] = mapped_column(sa.ForeignKey("journeys.id"))
+    arm: Mapped[str] = mapped_column(sa.String(16), default="")         # the campaign variant, or a journey step
+    capped_at: Mapped[datetime | None]   # when it took a place under the follower's frequency cap
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -58,6 +58,8 @@ def record(row: Claimed, worker: str, outcome: Outcome) -> bool:
                       wechat_msgid=outcome.wechat_msgid[:32], result=outcome.result[:64])
         if outcome.status == DeliveryStatus.SENT:
             values["sent_at"] = now
+    if outcome.status not in (DeliveryStatus.SENT, DeliveryStatus.UNKNOWN):
+        values["capped_at"] = None   # not sent: its place under the frequency cap is free again
     with db.transaction() as s:
         # `unknown` too: a slow call the reaper gave up on may still report its real outcome.
         done = s.execute(sa.update(Delivery)

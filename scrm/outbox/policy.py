@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from scrm import runtime
 
-NON_MARKETING = frozenset({"reply", "deferred_reply", "transactional"})
+NON_MARKETING = frozenset({"reply", "deferred_reply", "transactional", "test"})  # test: staff to themselves
 QUOTA_TZ = ZoneInfo("Asia/Shanghai")
 ALL_APIS = "*"
 _QUIET = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*-\s*([01]?\d|2[0-3]):([0-5]\d)\s*$")

@@ -14,7 +14,7 @@ from scrm import db, runtime
 from scrm.config import AccountSettings
 from scrm.db import utcnow
 from scrm.models import Account, Channel, Delivery, DeliveryStatus, Follower
-from scrm.outbox import limiter, policy
+from scrm.outbox import cap, limiter, policy
 from scrm.outbox.channel import Choice, Window, choose
 from scrm.outbox.claim import Claimed
 from scrm.outbox.outcome import Outcome
@@ -36,6 +36,26 @@ MISCONFIG_PAUSE = timedelta(minutes=10)
 # Send-time checks of feature areas: a payload carrying {"guard": {"kind": k, ...}} is skipped when
 # GUARDS[k](guard) gives a reason (e.g. a reminder of a booking cancelled or moved after it was written).
 GUARDS: dict[str, Callable[[dict[str, Any]], str]] = {}
+
+
+# Rows whose payload carries {"render": {"kind": k, ...}} get their message at send time from RENDERERS[k]:
+# a payload of the row's channel (for AUTO: {"custom": ..., "template": ...}), or a str, the reason to skip.
+RENDERERS: dict[str, Callable[[Claimed], dict[str, Any] | str]] = {}
+
+
+def register_renderer(kind: str, render: Callable[[Claimed], dict[str, Any] | str]) -> None:
+    """Have rows whose payload carries {"render": {"kind": `kind`, ...}} rendered by `render` just before sending."""
+    RENDERERS[kind] = render
+
+
+def _render(row: Claimed) -> dict[str, Any] | str:
+    spec = row.payload.get("render")
+    if not isinstance(spec, dict):
+        return row.payload
+    render = RENDERERS.get(str(spec.get("kind", "")))
+    if render is None:
+        return f"no_renderer: no renderer registered for {spec.get('kind')!r}"
+    return render(row)
 
 
 def register_guard(kind: str, check: Callable[[dict[str, Any]], str]) -> None:
@@ -148,13 +168,26 @@ def send_row(row: Claimed, should_stop: Callable[[], bool] | None = None, now: d
         if not ctx.openid:
             return Outcome(DeliveryStatus.FAILED, error="no openid to send to")
     if marketing:
-        quiet_end = policy.quiet_until(now, settings.outbox.quiet_hours, settings.app.tz)
+        quiet = str(row.payload.get("quiet_hours") or settings.outbox.quiet_hours)
+        quiet_end = policy.quiet_until(now, quiet, settings.app.tz)
         if quiet_end is not None:
             return Outcome(DeliveryStatus.PENDING, counts=False, next_try_at=quiet_end, error="quiet hours")
-    choice = choose(row.channel, row.payload, ctx.window, now)
+    payload = _render(row)
+    if isinstance(payload, str):
+        return Outcome(DeliveryStatus.SKIPPED, error=payload[:255], result=_result_of(payload))
+    choice = choose(row.channel, payload, ctx.window, now)
     if choice.channel is None or choice.body is None:
         return Outcome(DeliveryStatus.SKIPPED, error=choice.reason, result=choice.reason.replace(" ", "_"))
+    if marketing and row.follower_id is not None and not cap.reserve(row.id, row.follower_id, now):
+        count, days = cap.limits()
+        return Outcome(DeliveryStatus.SKIPPED, result="capped",
+                       error=f"frequency cap: {count} marketing messages in {days} days reached")
     return _send(row, ctx, choice, should_stop, now)
+
+
+def _result_of(reason: str) -> str:
+    """A short result code from a skip reason: 'exited: booked' -> 'exited'."""
+    return reason.split(":", 1)[0].strip().replace(" ", "_")[:64] or "skipped"
 
 
 def _send(row: Claimed, ctx: Context, choice: Choice, should_stop: Callable[[], bool] | None,

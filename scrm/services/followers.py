@@ -169,7 +169,8 @@ def unsubscribe(account_id: int, openid: str) -> int:
         f.subscribed, f.unsubscribed_at = False, now
         cancelled = len(s.execute(
             sa.update(Delivery)
-            .where(Delivery.account_id == account_id, Delivery.status == DeliveryStatus.PENDING,
+            .where(Delivery.account_id == account_id,
+                   Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.HELD]),
                    sa.or_(Delivery.follower_id == f.id, Delivery.openid == openid))
             .values(status=DeliveryStatus.CANCELLED, error="unsubscribed", updated_at=now)
             .returning(Delivery.id)

@@ -205,7 +205,8 @@ def _remove_rows(s: Session, ids: list[int], customer: Customer, followers: list
     if followers:
         out["deliveries_cancelled"] = run(sa.update(Delivery).where(
             Delivery.dealer_id == customer.dealer_id, Delivery.follower_id.in_(followers),
-            Delivery.status == DeliveryStatus.PENDING).values(status=DeliveryStatus.CANCELLED, result="erased"))
+            Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.HELD]))
+            .values(status=DeliveryStatus.CANCELLED, result="erased"))
     return out
 
 

@@ -44,6 +44,9 @@ class Perm(enum.StrEnum):
     REWARDS_MANAGE = "rewards.manage"  # the own dealer's rewards catalogue and stock
     VOUCHERS_USE = "vouchers.use"  # verify and use a member's voucher at the counter
     EVENTS_MANAGE = "events.manage"  # create, publish and run owners' club events
+    SEGMENTS_EDIT = "segments.edit"  # build and save segments (own dealer; brand admin: account-wide too)
+    CAMPAIGNS_MANAGE = "campaigns.manage"  # compose, launch, pause and cancel campaigns; test sends
+    JOURNEYS_EDIT = "journeys.edit"  # enable journeys and word their steps
     ALL_DEALERS = "dealers.all"
 
 
@@ -53,7 +56,8 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
                                     Perm.CUSTOMER_PHONES, Perm.IMPORTS_START, Perm.API_KEYS,
                                     Perm.CUSTOMERS_MERGE, Perm.BOOKINGS_SETUP, Perm.LOYALTY_RULES,
                                     Perm.POINTS_ADJUST, Perm.REWARDS_MANAGE, Perm.VOUCHERS_USE,
-                                    Perm.EVENTS_MANAGE}),
+                                    Perm.EVENTS_MANAGE, Perm.SEGMENTS_EDIT, Perm.CAMPAIGNS_MANAGE,
+                                    Perm.JOURNEYS_EDIT}),
     Role.DEALER_STAFF: frozenset({Perm.VOUCHERS_USE}),
 }
 
