@@ -21,9 +21,10 @@ from handlers.my_bookings import router as my_bookings_router
 from handlers.nearby import router as nearby_router
 from handlers.referral import router as referral_router
 from handlers.satisfaction import router as satisfaction_router
+from handlers.staff_link import router as staff_link_router
 from handlers.subscribe import router as subscribe_router
 from scrm.wechat.router import Router
 
-ROUTERS: list[Router] = [common_router, binding_router, booking_router, my_bookings_router, club_router,
-                         satisfaction_router, loyalty_router, referral_router, nearby_router, menu_router,
+ROUTERS: list[Router] = [common_router, staff_link_router, binding_router, booking_router, my_bookings_router,
+                         club_router, satisfaction_router, loyalty_router, referral_router, nearby_router, menu_router,
                          subscribe_router, events_router, marketing_router, keywords_router, fallback_router]

@@ -41,6 +41,7 @@ PAGES = (
     "scrm.admin.views_segments",
     "scrm.admin.views_campaigns",
     "scrm.admin.views_journeys",
+    "scrm.admin.views_compose",
 )
 ERROR_CODES = (400, 401, 403, 404, 405, 413, 429, 500)
 _pages_registered = False

@@ -6,4 +6,15 @@ from flask import Blueprint
 
 bp = Blueprint("h5", __name__, url_prefix="/h5")
 
-from scrm.h5 import auth, binding, booking, club, leaderboard, member, referral, rewards, views  # noqa: E402,F401  (routes register on bp when imported)
+from scrm.h5 import (  # noqa: E402,F401  (routes register on bp when imported)
+    auth,
+    binding,
+    booking,
+    club,
+    leaderboard,
+    member,
+    preferences,
+    referral,
+    rewards,
+    views,
+)

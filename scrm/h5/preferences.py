@@ -1,0 +1,3 @@
+"""Placeholder: the follower's message preferences page (issue 6)."""
+
+from __future__ import annotations
