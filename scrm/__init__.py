@@ -70,6 +70,8 @@ def _register(app: Flask, settings: Settings) -> None:
         booking_notify,
         booking_notify_rating,
         campaign_render,
+        journey_render,
+        journeys,
         loyalty_earning,
         loyalty_notify,
         tiers,

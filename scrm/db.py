@@ -110,3 +110,14 @@ def transaction() -> Iterator[Session]:
     except BaseException:
         s.rollback()
         raise
+
+
+def commit_without_flush_wait(s: Session) -> None:
+    """Let this transaction's commit return before its WAL reaches the disk (PostgreSQL only).
+
+    For bookkeeping that a database crash may lose without harm: a send's recorded outcome (the row then
+    reads `sending` and the reaper reports it unknown, never resent) or its place under the frequency cap.
+    Never for a claim: losing one could send a row twice.
+    """
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(sa.text("SET LOCAL synchronous_commit = off"))

@@ -178,11 +178,12 @@ def _clean_state(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     request.getfixturevalue("app")
-    from scrm.services import accounts
+    from scrm.services import accounts, campaign_render
 
     _truncate_all()
     _clear_redis()
     accounts.forget_cache()
+    campaign_render.forget_all()  # cached per campaign id; ids restart after the truncation
     _reset_sandbox()
     yield
     from scrm import db

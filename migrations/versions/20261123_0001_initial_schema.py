@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 05:03:20.562930
+Create Date: 2026-11-23 06:00:29.986238
 """
 
 from __future__ import annotations
@@ -305,7 +305,6 @@ def upgrade() -> None:
     sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_staff_users_account_id_accounts')),
     sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_staff_users_dealer_id_dealers')),
-    sa.ForeignKeyConstraint(['follower_id'], ['followers.id'], name=op.f('fk_staff_users_follower_id_followers'), use_alter=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_users')),
     sa.UniqueConstraint('username', name=op.f('uq_staff_users_username'))
     )
@@ -1067,7 +1066,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_deliveries_dealer_id'), ['dealer_id'], unique=False)
         batch_op.create_index('ix_deliveries_due', ['status', 'next_try_at'], unique=False)
         batch_op.create_index('ix_deliveries_follower_capped', ['follower_id', 'capped_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_deliveries_follower_id'), ['follower_id'], unique=False)
         batch_op.create_index('ix_deliveries_journey_status', ['journey_id', 'status'], unique=False)
         batch_op.create_index('ix_deliveries_wechat_msgid', ['account_id', 'wechat_msgid'], unique=False)
 
@@ -1303,7 +1301,6 @@ def downgrade() -> None:
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.drop_index('ix_deliveries_wechat_msgid')
         batch_op.drop_index('ix_deliveries_journey_status')
-        batch_op.drop_index(batch_op.f('ix_deliveries_follower_id'))
         batch_op.drop_index('ix_deliveries_follower_capped')
         batch_op.drop_index('ix_deliveries_due')
         batch_op.drop_index(batch_op.f('ix_deliveries_dealer_id'))

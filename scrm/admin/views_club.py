@@ -29,7 +29,7 @@ nav.add_item(nav.NavItem("loyalty", "admin.club.index", "Club events", order=50,
 AUDIENCE_LABELS = {Audience.ALL.value: lazy_gettext("All members"),
                    Audience.DEALER.value: lazy_gettext("Members of this dealer"),
                    Audience.TIER.value: lazy_gettext("Members at a tier or above"),
-                   Audience.SEGMENT.value: lazy_gettext("A customer segment (not available yet)")}
+                   Audience.SEGMENT.value: lazy_gettext("Members in a segment")}
 STATUS_LABELS = {"draft": lazy_gettext("Draft"), "published": lazy_gettext("Published"),
                  "cancelled": lazy_gettext("Cancelled"), "registered": lazy_gettext("Registered"),
                  "waitlisted": lazy_gettext("Waitlist"), "attended": lazy_gettext("Attended"),
@@ -54,6 +54,7 @@ class EventForm(AdminForm):
     points = StringField("Points for attending", filters=STRIP)
     audience = ChoiceField("Audience")
     min_tier_id = ChoiceField("Lowest tier")
+    segment_id = ChoiceField("Segment")
 
 
 class PublishForm(AdminForm):
@@ -85,7 +86,7 @@ def _input(form: EventForm, dealer_id: int | None) -> svc.EventInput:
         capacity=_number(form.capacity.data, "capacity"),
         max_companions=_number(form.max_companions.data, "max_companions"),
         points=_number(form.points.data, "points"), audience=audience, dealer_id=dealer_id,
-        min_tier_id=parse_int(form.min_tier_id.data))
+        min_tier_id=parse_int(form.min_tier_id.data), segment_id=parse_int(form.segment_id.data))
 
 
 def _render_form(form: EventForm, ev: ClubEvent | None, status: int = 200) -> Any:
@@ -96,6 +97,9 @@ def _render_form(form: EventForm, ev: ClubEvent | None, status: int = 200) -> An
     form.dealer_id.choices = choices
     form.audience.choices = [(k, str(v)) for k, v in AUDIENCE_LABELS.items()]
     form.min_tier_id.choices = [("", "—"), *[(str(t.id), t.name) for t in svc.tiers(scope.account_id)]]
+    all_dealers = gettext("All dealers")
+    form.segment_id.choices = [("", "—"), *[(str(g.id), f"{g.name} · {_dealers().get(g.dealer_id or 0, all_dealers)}")
+                                            for g in svc.segment_choices(scope)]]
     return render_template("admin/club/form.html", form=form, ev=ev, dealers=_dealers()), status
 
 
@@ -171,7 +175,7 @@ def edit(event_id: int) -> Any:
         "starts_at": _local(ev, ev.starts_at), "ends_at": _local(ev, ev.ends_at),
         "registration_deadline": _local(ev, ev.registration_deadline), "capacity": str(ev.capacity),
         "max_companions": str(ev.max_companions), "points": str(ev.points), "audience": ev.audience.value,
-        "min_tier_id": str(ev.min_tier_id or "")})
+        "min_tier_id": str(ev.min_tier_id or ""), "segment_id": str(ev.segment_id or "")})
     return _render_form(form, ev)
 
 

@@ -15,8 +15,10 @@ from scrm import runtime
 from scrm.jobs import (
     badge_jobs,
     booking_jobs,
+    campaign_jobs,
     club_jobs,
     earning_jobs,
+    journey_jobs,
     loyalty_jobs,
     outbox_jobs,
     referral_jobs,
@@ -67,6 +69,10 @@ JOBS: tuple[JobDef, ...] = (
            "enqueue day-before club event reminders"),
     JobDef("club.no_shows", club_jobs.mark_no_shows, partial(IntervalTrigger, minutes=15),
            "mark registrants of ended club events as no-shows"),
+    JobDef("campaigns.tick", campaign_jobs.tick, partial(IntervalTrigger, seconds=30),
+           "start due campaigns, finish sent ones, note quota pauses"),
+    JobDef("journeys.tick", journey_jobs.tick, partial(IntervalTrigger, minutes=15),
+           "enrol owners in enabled journeys and write their due steps"),
     JobDef("rewards.expire_vouchers", reward_jobs.expire_vouchers, daily(0, 20),
            "mark issued vouchers past their expiry as expired (no refund)"),
 )

@@ -50,7 +50,7 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"))
     dealer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("dealers.id"), index=True)
-    follower_id: Mapped[int | None] = mapped_column(sa.ForeignKey("followers.id"), index=True)
+    follower_id: Mapped[int | None] = mapped_column(sa.ForeignKey("followers.id"))  # see ix_deliveries_follower_capped
     openid: Mapped[str] = mapped_column(sa.String(64), default="")
     dedupe_key: Mapped[str] = mapped_column(sa.String(191), unique=True)
     channel: Mapped[Channel] = mapped_column(_enum(Channel))

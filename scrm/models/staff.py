@@ -33,8 +33,10 @@ class StaffUser(Base):
     role: Mapped[Role] = mapped_column(sa.Enum(Role, native_enum=False, length=20,
                                                values_callable=lambda e: [m.value for m in e]))
     language: Mapped[str] = mapped_column(sa.String(8), default="zh")
-    # the staff member's own WeChat follower (linked by a code sent in chat), for test sends
-    follower_id: Mapped[int | None] = mapped_column(sa.ForeignKey("followers.id", use_alter=True))
+    # the staff member's own WeChat follower (linked by a code sent in chat), for test sends. Not a foreign
+    # key: followers already point at staff (followers.staff_id) and the cycle would need an ALTER in the
+    # migration; followers are never deleted, and a stale id only makes a test send say "link your WeChat".
+    follower_id: Mapped[int | None]
     active: Mapped[bool] = mapped_column(default=True)
     last_login_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -29,6 +29,7 @@ def reserve(delivery_id: int, follower_id: int, now: datetime) -> bool:
         return True
     since = now - timedelta(days=days)
     with db.transaction() as s:
+        db.commit_without_flush_wait(s)   # a crash may only forget the place, never send twice
         lock = sa.select(Follower.id).where(Follower.id == follower_id)
         if db.is_postgres():
             lock = lock.with_for_update()

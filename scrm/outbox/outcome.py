@@ -61,6 +61,7 @@ def record(row: Claimed, worker: str, outcome: Outcome) -> bool:
     if outcome.status not in (DeliveryStatus.SENT, DeliveryStatus.UNKNOWN):
         values["capped_at"] = None   # not sent: its place under the frequency cap is free again
     with db.transaction() as s:
+        db.commit_without_flush_wait(s)   # lost in a crash -> the row reads `sending` -> unknown, never resent
         # `unknown` too: a slow call the reaper gave up on may still report its real outcome.
         done = s.execute(sa.update(Delivery)
                          .where(Delivery.id == row.id, Delivery.claimed_by == worker[:64],

@@ -43,9 +43,31 @@ GUARDS: dict[str, Callable[[dict[str, Any]], str]] = {}
 RENDERERS: dict[str, Callable[[Claimed], dict[str, Any] | str]] = {}
 
 
-def register_renderer(kind: str, render: Callable[[Claimed], dict[str, Any] | str]) -> None:
+# An optional hook per kind, called once per claimed batch with that kind's rows (e.g. to load every
+# recipient's data in one query); the renderer must still work for a row the hook did not see.
+PREPARERS: dict[str, Callable[[list[Claimed]], None]] = {}
+
+
+def register_renderer(kind: str, render: Callable[[Claimed], dict[str, Any] | str],
+                      prepare: Callable[[list[Claimed]], None] | None = None) -> None:
     """Have rows whose payload carries {"render": {"kind": `kind`, ...}} rendered by `render` just before sending."""
     RENDERERS[kind] = render
+    if prepare is not None:
+        PREPARERS[kind] = prepare
+
+
+def prepare_batch(rows: list[Claimed]) -> None:
+    """Give each renderer's batch hook the claimed rows of its kind (a failing hook only costs speed)."""
+    kinds: dict[str, list[Claimed]] = {}
+    for row in rows:
+        spec = row.payload.get("render")
+        if isinstance(spec, dict) and str(spec.get("kind", "")) in PREPARERS:
+            kinds.setdefault(str(spec["kind"]), []).append(row)
+    for kind, batch in kinds.items():
+        try:
+            PREPARERS[kind](batch)
+        except Exception:
+            log.exception("preparing %d %s rows failed; they are rendered one by one", len(batch), kind)
 
 
 def _render(row: Claimed) -> dict[str, Any] | str:

@@ -27,7 +27,7 @@ from scrm.outbox import policy
 from scrm.outbox.claim import Claimed, claim, release
 from scrm.outbox.outcome import record
 from scrm.outbox.reaper import reap
-from scrm.outbox.send import send_row
+from scrm.outbox.send import prepare_batch, send_row
 from scrm.services.imports.jobs import reap_stale_imports, run_next_import
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ def process_batch(name: str, limit: int, stop: threading.Event) -> int:
     lease = timedelta(seconds=runtime.get().settings.outbox.lease_seconds)
     margin = min(LEASE_MARGIN, lease / 4)
     rows = claim(limit, name)
+    prepare_batch(rows)
     for i, row in enumerate(rows):
         deadline = row.claimed_at + lease - margin
 

@@ -7,6 +7,7 @@ per process for a short while; they cannot change once the campaign has launched
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from scrm.models import (
     Follower,
 )
 from scrm.outbox import limiter
+from scrm.outbox.channel import Window, window_open
 from scrm.outbox.claim import Claimed
 from scrm.outbox.send import register_renderer
 from scrm.services import compose, links
@@ -74,8 +76,54 @@ def forget(campaign_id: int) -> None:
     _cache.pop(campaign_id, None)
 
 
+def forget_all() -> None:
+    """Drop every cached plan (tests: ids start again after each test's truncation)."""
+    _cache.clear()
+
+
 def _today() -> Any:
     return utcnow().astimezone(runtime.get().settings.app.tz).date()
+
+
+def _window_open(s: Any, follower_id: int) -> bool:
+    """A CUSTOM campaign reaches only followers whose customer-service window is open now."""
+    f = s.get(Follower, follower_id)
+    if f is None:
+        return False
+    window = Window(f.last_interaction_at, f.interaction_kind, f.cs_sent_since_interaction)
+    s.expunge(f)   # a later read in this thread must not see this snapshot
+    return window_open(window, utcnow())
+
+
+_local = threading.local()
+
+
+def _prefetched() -> dict[int, dict[str, Any]]:
+    """This worker thread's contexts loaded for the current batch, by delivery id."""
+    ready: dict[int, dict[str, Any]] | None = getattr(_local, "ready", None)
+    if ready is None:
+        ready = _local.ready = {}
+    return ready
+
+
+def prepare_rows(rows: list[Claimed]) -> None:
+    """Load the recipients' contexts of a claimed batch in one go per campaign (instead of per row)."""
+    ready = _prefetched()
+    ready.clear()
+    by_campaign: dict[int, list[Claimed]] = {}
+    for row in rows:
+        if row.follower_id is not None:
+            by_campaign.setdefault(int(row.payload["render"]["campaign_id"]), []).append(row)
+    language = runtime.get().settings.app.default_language
+    with db.transaction() as s:
+        for campaign_id, batch in by_campaign.items():
+            p = plan(campaign_id)
+            if p is None:
+                continue
+            pairs = [(r.payload["render"].get("customer_id"), int(r.follower_id or 0)) for r in batch]
+            found = contexts(s, pairs, dealer_id=p.dealer_id, today=_today(), language=language)
+            for r in batch:
+                ready[r.id] = found[int(r.follower_id or 0)]
 
 
 def render_row(row: Claimed) -> dict[str, Any] | str:
@@ -90,9 +138,14 @@ def render_row(row: Claimed) -> dict[str, Any] | str:
     if message is None or row.follower_id is None:
         return "invalid: no such variant"
     customer_id = spec.get("customer_id")
-    with db.transaction() as s:
-        ctx = contexts(s, [(customer_id, row.follower_id)], dealer_id=p.dealer_id, today=_today(),
-                       language=runtime.get().settings.app.default_language)[row.follower_id]
+    ctx = _prefetched().pop(row.id, None)
+    if ctx is None or p.channel == CampaignChannel.CUSTOM:
+        with db.transaction() as s:
+            if p.channel == CampaignChannel.CUSTOM and not _window_open(s, row.follower_id):
+                return "window_closed: outside the customer-service window"
+            if ctx is None:
+                ctx = contexts(s, [(customer_id, row.follower_id)], dealer_id=p.dealer_id, today=_today(),
+                               language=runtime.get().settings.app.default_language)[row.follower_id]
 
     def link(url: str) -> str:
         token = p.tokens.get(url)
@@ -163,5 +216,5 @@ def render_mass(row: Claimed) -> dict[str, Any] | str:
     return {"tag_id": tag_id, **body}
 
 
-register_renderer("campaign", render_row)
+register_renderer("campaign", render_row, prepare_rows)
 register_renderer("campaign_mass", render_mass)

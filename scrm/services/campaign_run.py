@@ -65,7 +65,8 @@ def _bucket(follower: Any, campaign_id: int, salt: int) -> Any:
     return ((follower * (7919 + salt) + campaign_id * 104729 + salt) % 1000003) % 100
 
 
-def _arm(follower: Any, c: Campaign) -> Any:
+def arm_of(follower: Any, c: Campaign) -> Any:
+    """The SQL expression of a follower's arm: holdout first, then the variants by weight."""
     whens: list[tuple[Any, str]] = []
     if c.holdout_pct > 0:
         whens.append((_bucket(follower, c.id, 0) < c.holdout_pct, HOLDOUT))
@@ -74,6 +75,13 @@ def _arm(follower: Any, c: Campaign) -> Any:
         upto += int(v.get("weight", 0))
         whens.append((_bucket(follower, c.id, 17) < upto, str(v["key"])))
     return sa.case(*whens, else_=str(c.variants[-1]["key"])) if whens else sa.literal(str(c.variants[-1]["key"]))
+
+
+def reachable_of(aud: Any) -> Any:
+    """(follower_id, customer_id) of the audience's reachable followers, each once."""
+    return (sa.select(aud.c.follower_id, sa.func.min(aud.c.customer_id).label("customer_id"))
+            .where(aud.c.follower_id.isnot(None), aud.c.reachable.is_(True))
+            .group_by(aud.c.follower_id).subquery("reach"))
 
 
 def _insert(s: Session, model: Any) -> Any:
@@ -95,12 +103,11 @@ def start_run(s: Session, campaign: Campaign, now: datetime | None = None) -> Ca
         run = CampaignRun(campaign_id=campaign.id, occurrence=occurrence, started_at=now)
         s.add(run)
         s.flush()
+    segment_compile.tune(s)
     aud = audience_of(s, campaign, now)
-    reachable = (sa.select(aud.c.follower_id, sa.func.min(aud.c.customer_id).label("customer_id"))
-                 .where(aud.c.follower_id.isnot(None), aud.c.reachable.is_(True))
-                 .group_by(aud.c.follower_id).subquery("reach"))
+    reachable = reachable_of(aud)
     members = (sa.select(sa.literal(campaign.id), sa.literal(occurrence), reachable.c.follower_id,
-                        reachable.c.customer_id, _arm(reachable.c.follower_id, campaign), sa.literal(now))
+                        reachable.c.customer_id, arm_of(reachable.c.follower_id, campaign), sa.literal(now))
                # a WHERE lets SQLite tell the upsert's ON CONFLICT from a join's ON
                .where(reachable.c.follower_id.isnot(None)))
     if campaign.channel == CampaignChannel.MASS:

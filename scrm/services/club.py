@@ -25,9 +25,10 @@ from scrm.models import (
     Follower,
     Member,
     RegistrationStatus,
+    Segment,
     Tier,
 )
-from scrm.services import club_notify, ledger
+from scrm.services import club_notify, ledger, segments
 from scrm.services.booking_notify_text import local_time
 from scrm.services.errors import Invalid, NotFound
 
@@ -65,12 +66,15 @@ def may_join(s: Session, ev: ClubEvent, m: Member) -> bool:
             return False
         mine, floor = s.get(Tier, m.tier_id), s.get(Tier, ev.min_tier_id)
         return mine is not None and floor is not None and mine.sort_order >= floor.sort_order
-    return False  # segments arrive with issue 6: nobody is in one yet
+    if ev.audience == Audience.SEGMENT:
+        seg = s.get(Segment, ev.segment_id) if ev.segment_id is not None else None
+        return seg is not None and seg.account_id == ev.account_id and segments.contains(s, seg, m.follower_id)
+    return False
 
 
 def audience_filter(s: Session, m: Member) -> sa.ColumnElement[bool]:
-    """The SQL condition of the events member `m` may join (the same rules as `may_join`)."""
-    conds: list[sa.ColumnElement[bool]] = [ClubEvent.audience == Audience.ALL]
+    """The SQL condition of the events member `m` may join (as `may_join`; segment events need `may_join` too)."""
+    conds: list[sa.ColumnElement[bool]] = [ClubEvent.audience.in_([Audience.ALL, Audience.SEGMENT])]
     if m.dealer_id is not None:
         conds.append(sa.and_(ClubEvent.audience == Audience.DEALER, ClubEvent.dealer_id == m.dealer_id))
     tier = s.get(Tier, m.tier_id) if m.tier_id is not None else None
@@ -220,10 +224,11 @@ def upcoming(follower_id: int, now: datetime | None = None, limit: int = 20) -> 
     now = now or db.utcnow()
     with db.transaction() as s:
         m = ledger.member_in(s, follower_id)
-        return list(s.scalars(sa.select(ClubEvent).where(
+        found = s.scalars(sa.select(ClubEvent).where(
             ClubEvent.account_id == m.account_id, ClubEvent.status == EventStatus.PUBLISHED,
             ClubEvent.registration_deadline >= now, ClubEvent.starts_at > now, audience_filter(s, m))
-            .order_by(ClubEvent.starts_at, ClubEvent.id).limit(limit)))
+            .order_by(ClubEvent.starts_at, ClubEvent.id).limit(limit * 3))
+        return [ev for ev in found if ev.audience != Audience.SEGMENT or may_join(s, ev, m)][:limit]
 
 
 def registration_of(follower_id: int, event_id: int) -> tuple[EventRegistration | None, int | None]:

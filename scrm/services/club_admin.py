@@ -23,10 +23,11 @@ from scrm.models import (
     Follower,
     Member,
     RegistrationStatus,
+    Segment,
     StaffUser,
     Tier,
 )
-from scrm.services import audit, booking_config, club, club_notify, ledger
+from scrm.services import audit, booking_config, club, club_notify, ledger, segments
 from scrm.services.errors import Invalid
 from scrm.services.normalize_base import N_
 from scrm.services.scope import Perm, Scope
@@ -57,6 +58,7 @@ class EventInput:
     audience: Audience
     dealer_id: int | None
     min_tier_id: int | None = None
+    segment_id: int | None = None
 
 
 def events(scope: Scope, limit: int = 200) -> list[ClubEvent]:
@@ -96,7 +98,10 @@ def _check(s: Session, scope: Scope, data: EventInput, ev: ClubEvent | None) -> 
     if data.audience == Audience.DEALER and data.dealer_id is None:
         raise Invalid("An event for a dealer's members needs a dealer.", field="audience")
     if data.audience == Audience.SEGMENT:
-        raise Invalid("Segments are not available yet.", field="audience")
+        seg = s.get(Segment, data.segment_id) if data.segment_id is not None else None
+        if (seg is None or seg.account_id != scope.account_id or seg.archived_at is not None
+                or seg.dealer_id not in (None, data.dealer_id)):
+            raise Invalid("Choose a segment of the event's dealer or an account-wide one.", field="segment_id")
     if data.audience == Audience.TIER:
         tier = s.get(Tier, data.min_tier_id) if data.min_tier_id is not None else None
         if tier is None or tier.account_id != scope.account_id:
@@ -121,6 +126,7 @@ def save(actor: StaffUser, event_id: int | None, data: EventInput, ip: str = "")
         ev.capacity, ev.max_companions, ev.points = data.capacity, data.max_companions, data.points
         ev.audience, ev.dealer_id = data.audience, data.dealer_id
         ev.min_tier_id = data.min_tier_id if data.audience == Audience.TIER else None
+        ev.segment_id = data.segment_id if data.audience == Audience.SEGMENT else None
         s.flush()
         if ev.status == EventStatus.PUBLISHED:      # more seats (or a later start) may seat the waitlist
             club.promote(s, ev.id, db.utcnow())
@@ -141,7 +147,8 @@ def audience_followers(s: Session, ev: ClubEvent) -> list[tuple[int, str]]:
             stmt = stmt.where(Member.tier_id.in_(sa.select(Tier.id).where(
                 Tier.account_id == ev.account_id, Tier.sort_order >= floor.sort_order)))
     elif ev.audience == Audience.SEGMENT:
-        return []
+        seg = s.get(Segment, ev.segment_id) if ev.segment_id is not None else None
+        return segments.followers(s, seg) if seg is not None else []
     return [(int(r.id), str(r.openid)) for r in s.execute(stmt.order_by(Follower.id))]
 
 
@@ -205,6 +212,12 @@ def mark_no_show(actor: StaffUser, event_id: int, registration_id: int, ip: str 
         reg.status = RegistrationStatus.NO_SHOW
         audit.record(s, staff=actor, action="club.no_show", target_type="club_event", target_id=ev.id,
                      detail={"registration_id": reg.id, "member_id": reg.member_id}, ip=ip, dealer_id=ev.dealer_id)
+
+
+def segment_choices(scope: Scope) -> list[Segment]:
+    """Segments an event in scope may be restricted to: the staff member's dealer's and account-wide ones."""
+    return list(db.session.scalars(scope.apply(sa.select(Segment), Segment, shared=True)
+                                   .where(Segment.archived_at.is_(None)).order_by(Segment.name, Segment.id)))
 
 
 def zone(dealer_id: int | None) -> ZoneInfo:

@@ -6,7 +6,8 @@ scrm.services.compose_env. What a channel needs:
 
 * custom: the text or the news article (customer-service message);
 * template: the template part (template message);
-* auto: both (customer-service inside the 48-hour window, the template otherwise);
+* auto: both (customer-service inside the 48-hour window, the template otherwise); without a template it
+  reaches only those whose window is open (the campaign dry run says how many);
 * mass: the text (a mass send by tag carries text only here: news needs a WeChat draft).
 
 Limits are WeChat's (WECHAT.md 3, 4.2, 4.3): text 2048 bytes, news title 64 and description 120
@@ -68,8 +69,11 @@ def normalise(message: Any, channel: CampaignChannel) -> dict[str, Any]:
                            for k in ("title", "description", "url", "picurl")}
             if not out["news"]["title"] or not out["news"]["url"]:
                 raise Invalid("A news article needs a title and a link.", field="news_title")
+    tpl: dict[str, Any] = message["template"] if isinstance(message.get("template"), dict) else {}
+    if channel == CampaignChannel.AUTO and not str(tpl.get("template_id") or "").strip() \
+            and not any(str(v).strip() for v in (tpl.get("fields") or {}).values()):
+        needs_template = False   # text only: sent to those whose 48-hour window is open, skipped for the rest
     if needs_template:
-        tpl: dict[str, Any] = message["template"] if isinstance(message.get("template"), dict) else {}
         template_id = _text(tpl.get("template_id"), 64)
         if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", template_id):
             raise Invalid("Choose the template message to use.", field="template_id")

@@ -15,7 +15,14 @@ from scrm.services.compose_env import salutation
 SERVICE_INTERVAL = timedelta(days=182)   # the next service is estimated six months after the last one
 
 
-def _vehicle(v: Vehicle | None) -> dict[str, Any] | None:
+_CUSTOMER_COLS = (Customer.id, Customer.dealer_id, Customer.name, Customer.gender, Customer.city,
+                  Customer.birthday, Customer.stage)
+_VEHICLE_COLS = (Vehicle.customer_id, Vehicle.model, Vehicle.brand, Vehicle.plate, Vehicle.purchase_date,
+                 Vehicle.mileage, Vehicle.last_service_date, Vehicle.insurance_expiry)
+
+
+def vehicle_context(v: Any | None) -> dict[str, Any] | None:
+    """The `vehicle` variable of a message, from a Vehicle (or a row with its columns)."""
     if v is None:
         return None
     base = v.last_service_date or v.purchase_date
@@ -24,7 +31,7 @@ def _vehicle(v: Vehicle | None) -> dict[str, Any] | None:
             "insurance_expiry": v.insurance_expiry, "next_service_date": base + SERVICE_INTERVAL if base else None}
 
 
-def _customer(c: Customer | None, language: str) -> dict[str, Any] | None:
+def _customer(c: Any | None, language: str) -> dict[str, Any] | None:
     if c is None:
         return {"name": "", "surname": "", "salutation": salutation("", "", language), "city": "",
                 "birthday": None, "stage": ""}
@@ -46,14 +53,15 @@ def contexts(s: Session, recipients: Iterable[tuple[int | None, int]], *, dealer
     pairs = list(recipients)
     customer_ids = {c for c, _ in pairs if c is not None}
     follower_ids = {f for _, f in pairs}
-    customers = {c.id: c for c in s.scalars(sa.select(Customer).where(Customer.id.in_(customer_ids)))} \
+    # Plain column rows, not ORM objects: a campaign renders hundreds of thousands of these.
+    customers = {c.id: c for c in s.execute(sa.select(*_CUSTOMER_COLS).where(Customer.id.in_(customer_ids)))} \
         if customer_ids else {}
-    vehicles: dict[int, Vehicle] = {}
+    vehicles: dict[int, Any] = {}
     if customer_ids:
-        for v in s.scalars(sa.select(Vehicle).where(Vehicle.customer_id.in_(customer_ids))
+        for v in s.execute(sa.select(*_VEHICLE_COLS).where(Vehicle.customer_id.in_(customer_ids))
                            .order_by(Vehicle.customer_id, Vehicle.purchase_date.desc().nulls_last(),
                                      Vehicle.id.desc())):
-            vehicles.setdefault(v.customer_id, v)
+            vehicles.setdefault(v.customer_id, v)   # the newest car
     members: dict[int, dict[str, Any]] = {}
     if follower_ids:
         rows = s.execute(sa.select(Member.follower_id, Member.balance, Member.referral_code, Tier.name)
@@ -65,7 +73,8 @@ def contexts(s: Session, recipients: Iterable[tuple[int | None, int]], *, dealer
     for customer_id, follower_id in pairs:
         c = customers.get(customer_id) if customer_id is not None else None
         d = dealers.get(c.dealer_id) if c is not None else dealers.get(dealer_id or 0)
-        out[follower_id] = {"customer": _customer(c, language), "vehicle": _vehicle(vehicles.get(customer_id or 0)),
+        out[follower_id] = {"customer": _customer(c, language),
+                            "vehicle": vehicle_context(vehicles.get(customer_id or 0)),
                             "member": members.get(follower_id) or {"balance": 0, "tier": "", "referral_code": ""},
                             "dealer": dealer_context(d), "today": today}
     return out

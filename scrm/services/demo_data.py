@@ -74,7 +74,7 @@ def seed(followers: int = 60) -> dict[str, int]:
     with db.transaction() as s:
         if s.scalar(sa.select(sa.func.count()).select_from(Dealer).where(Dealer.account_id == acc_id)):
             return {"dealers": 0, "staff": 0, "followers": 0, "keywords": 0, "customers": 0, "bookings": 0,
-                    "rewards": 0, "club_events": 0, "points_entries": 0}
+                    "rewards": 0, "club_events": 0, "points_entries": 0, "segments": 0}
         dealers = _dealers(s, acc_id)
         staff = _staff(s, acc_id, dealers)
         _scenes(s, acc_id, dealers, staff)
@@ -90,6 +90,9 @@ def seed(followers: int = 60) -> dict[str, int]:
         from scrm.services.demo_loyalty import seed_loyalty
 
         loyalty = seed_loyalty(s, acc_id, list(dealers.values()), utcnow())
+        from scrm.services.demo_marketing import seed_marketing
+
+        marketing = seed_marketing(s, acc_id, list(dealers.values()), utcnow())
         dealer_ids = [d.id for d in dealers.values()]
     from scrm.services.duplicates import detect
 
@@ -97,7 +100,8 @@ def seed(followers: int = 60) -> dict[str, int]:
         detect(dealer_id)
     return {"dealers": len(dealers), "staff": len(staff), "followers": count, "keywords": len(KEYWORDS),
             "customers": customers, "bookings": bookings, "rewards": loyalty["rewards"],
-            "club_events": loyalty["events"], "points_entries": loyalty["entries"]}
+            "club_events": loyalty["events"], "points_entries": loyalty["entries"],
+            "segments": marketing["segments"]}
 
 
 def _dealers(s: Session, acc_id: int) -> dict[str, Dealer]:

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from scrm.models import (
     Booking,
@@ -276,3 +276,9 @@ def _behaviour(f: Field, rule: dict[str, Any], env: Env, has_customer: bool) -> 
             q = q.where(LinkClick.clicked_at >= since)
     n = q.correlate(Follower, Customer).scalar_subquery()
     return {"gte": n >= rule["value"], "lte": n <= rule["value"], "eq": n == rule["value"]}[rule["op"]]
+
+
+def tune(s: Session) -> None:
+    """Give this transaction's segment query room to hash in memory (PostgreSQL; 4 MB spills at 1M customers)."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(sa.text("SET LOCAL work_mem = '64MB'"))

@@ -147,6 +147,13 @@ class WeChatAPI:
         result = self._post("message/mass/sendall", data, is_send=True)
         return {"msg_id": str(result.get("msg_id", "")), "msg_data_id": str(result.get("msg_data_id", ""))}
 
+    def private_templates(self) -> list[dict[str, Any]]:
+        """The account's template messages (template/get_all_private_template): template_id, title, content..."""
+        result = self._call("template/get_all_private_template",
+                            lambda: self.client.template.get_all_private_template(), idempotent=True)
+        items = result.get("template_list") if isinstance(result, dict) else None
+        return [i for i in items or [] if isinstance(i, dict)]
+
     # -- menu -----------------------------------------------------------------------------------
     def create_menu(self, buttons: list[dict[str, Any]]) -> None:
         """Replace the account's menu (the same menu twice is harmless, so network errors retry)."""

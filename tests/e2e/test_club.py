@@ -64,7 +64,7 @@ def test_register_in_h5_and_check_in_by_scanning(page: Any, live_server: Any) ->
     expect(page.locator(f"#events-table tr[data-event='{ev.id}']")).to_contain_text("2 / 10")
     screenshot(page, "club-admin-list")
     page.goto("/admin/club/new")
-    expect(page.locator("#event-form")).to_contain_text("客户分群功能上线后才可按分群选择")
+    expect(page.locator("#event-form")).to_contain_text("仅用于活动对象「客户分群内的会员」")
     screenshot(page, "club-admin-form")
 
     page.goto("/sandbox/phone/?account=demo")

@@ -18,6 +18,8 @@ from scrm.models import (
     BindingCode,
     Booking,
     BookingSource,
+    Campaign,
+    CampaignChannel,
     Closure,
     ClubEvent,
     Customer,
@@ -29,6 +31,8 @@ from scrm.models import (
     EventStatus,
     ImportJob,
     ImportKind,
+    Journey,
+    JourneyKind,
     KeywordReply,
     Member,
     MergeRecord,
@@ -39,6 +43,7 @@ from scrm.models import (
     Reward,
     Role,
     SceneKind,
+    Segment,
     ServiceKind,
     ServiceType,
     StaffUser,
@@ -59,11 +64,13 @@ ARG_MODELS: dict[str, type[Any]] = {"keyword_id": KeywordReply, "staff_id": Staf
                                     "closure_id": Closure, "type_id": ServiceType, "car_id": DemoCar,
                                     "member_id": Member, "tier_id": Tier, "badge_id": Badge, "event_id": ClubEvent,
                                     "registration_id": EventRegistration,
-                                    "reward_id": Reward, "redemption_id": Redemption}
+                                    "reward_id": Reward, "redemption_id": Redemption, "segment_id": Segment,
+                                    "campaign_id": Campaign, "journey_id": Journey}
 SELF_ROUTES = {"admin.login", "admin.logout", "admin.language", "static"}
 SECRETS = ("B-SECRET-REPLY", "B-SECRET-FOLLOWER", "B-SECRET-STAFF", "B-SECRET-DEALER", "B-SECRET-QR",
            "B-SECRET-CUSTOMER", "B-SECRET-IMPORT", "B-SECRET-APIKEY", "B-SECRET-SERVICE", "B-SECRET-CAR",
-           "B-SECRET-CLOSURE", "B-SECRET-EVENT", "B-SECRET-REWARD")
+           "B-SECRET-CLOSURE", "B-SECRET-EVENT", "B-SECRET-REWARD", "B-SECRET-SEGMENT", "B-SECRET-CAMPAIGN",
+           "B-SECRET-JOURNEY")
 PAYLOAD = {"reason": "hacked", "add": "5", "cost": "1",
            "keyword": "hacked", "text": "hacked", "match": "exact", "kind": "text", "priority": "1",
            "enabled": "0", "password": "hacked-password-123", "username": "hacker.x", "role": "dealer_staff",
@@ -107,8 +114,9 @@ def _b_world() -> dict[str, Any]:
     b_pair, b_merge = _b_merge(b, b_customer)
     booking_ids = _b_booking(b, b_customer)
     loyalty_ids = _b_loyalty(b)
-    return {"a": a, "b": b, "ids": {**booking_ids, **loyalty_ids, "keyword_id": b_reply.id, "staff_id": b_staff.id,
-                                    "dealer_id": b.id,
+    marketing_ids = _b_marketing(b)
+    return {"a": a, "b": b, "ids": {**booking_ids, **loyalty_ids, **marketing_ids, "keyword_id": b_reply.id,
+                                    "staff_id": b_staff.id, "dealer_id": b.id,
                                     "customer_id": b_customer.id, "job_id": b_job.id, "key_id": b_key.id,
                                     "code_id": b_code.id, "binding_id": b_binding.id, "pair_id": b_pair.id,
                                     "merge_id": b_merge.id}}
@@ -165,6 +173,25 @@ def _b_loyalty(b: Dealer) -> dict[str, int]:
 
     ids["redemption_id"] = rewards.redeem(follower.id, ids["reward_id"], "scoping").id
     return ids
+
+
+def _b_marketing(b: Dealer) -> dict[str, int]:
+    """B's segment, a draft campaign for it and B's birthday journey, each worded with a secret."""
+    from scrm.services import journeys
+
+    definition = {"match": "all", "rules": [{"field": "city", "op": "eq", "value": "上海"}]}
+    message = {"kind": "text", "text": "B-SECRET-CAMPAIGN"}
+    with db.transaction() as s:
+        seg = Segment(account_id=b.account_id, dealer_id=b.id, name="B-SECRET-SEGMENT", definition=definition)
+        s.add(seg)
+        s.flush()
+        camp = Campaign(account_id=b.account_id, dealer_id=b.id, name="B-SECRET-CAMPAIGN", segment_id=seg.id,
+                        channel=CampaignChannel.CUSTOM, variants=[{"key": "A", "weight": 100, "message": message}])
+        s.add(camp)
+        journey = next(j for j in journeys.ensure(s, b.account_id, b.id) if j.kind == JourneyKind.BIRTHDAY)
+        journey.steps = [{"key": "day", "message": {"kind": "text", "text": "B-SECRET-JOURNEY"}}]
+        s.flush()
+        return {"segment_id": seg.id, "campaign_id": camp.id, "journey_id": journey.id}
 
 
 def _b_merge(b: Dealer, c: Customer) -> tuple[DuplicatePair, MergeRecord]:
@@ -243,9 +270,11 @@ def test_dealer_a_cannot_touch_dealer_b(client: Any, app: Any, role: Role, live_
     failures = _probe(client, app, w["ids"])
     assert not failures, "\n".join(failures)
     after = _snapshot()
-    own = ("keyword_replies", "api_keys", "quality_snapshots")  # rows a manager may write for their own dealer
+    # rows a manager may write for their own dealer (opening 客户旅程 creates the dealer's journeys)
+    own = ("keyword_replies", "api_keys", "quality_snapshots", "journeys")
     changed = [t for t in before if before[t] != after[t] and t not in own]
     assert not changed, f"tables changed: {changed}"
+    assert all(row in after["journeys"] for row in before["journeys"]), "a journey of dealer B was changed"
     # A manager may create replies for their own dealer; nothing may be written for dealer B.
     db.session.remove()
     b_rows = db.session.scalars(sa.select(KeywordReply).where(KeywordReply.dealer_id == w["b"].id)).all()

@@ -20,12 +20,17 @@ from scrm.models import (
 )
 from scrm.outbox.worker import drain
 from scrm.sandbox import state as sandbox
-from scrm.services import campaign_run
+from scrm.services import campaign_render, campaign_run
 from scrm.services.accounts import account_id
 from tests.factories import make_dealer, make_follower
 from tests.integration.customer_support import bind, make_customer, make_vehicle
 
 pytestmark = pytest.mark.integration
+
+@pytest.fixture(autouse=True)
+def _no_stale_plans() -> None:
+    campaign_render.forget_all()   # campaign ids restart with each test's fresh tables
+
 TEXT = {"kind": "text", "text": "{{ customer.salutation }}，您的{{ vehicle.model }}该保养了 https://dealer.example.com/a"}
 
 
@@ -131,3 +136,35 @@ def test_unsubscribed_and_opted_out_are_excluded(app_id: str) -> None:
 
         run = s.scalar(sa.select(CampaignRun).where(CampaignRun.campaign_id == cid))
         assert run.excluded == {"unreachable": 2}
+
+
+def test_mass_campaign_tags_its_audience_and_sends_one_mass_row(app_id: str) -> None:
+    mass_text = {"kind": "text", "text": "{{ customer.salutation }}，春季保养八折"}
+    cid, fs = _world(app_id, 3, channel=CampaignChannel.MASS,
+                     variants=[{"key": "A", "weight": 100, "message": mass_text}])
+    _launch(cid)
+    with db.transaction() as s:
+        [row] = s.scalars(sa.select(Delivery).where(Delivery.campaign_id == cid))
+        assert (row.channel, row.arm, row.dedupe_key) == ("mass", "A", f"c:{cid}:1:mass")
+    assert drain() == 1
+    with db.transaction() as s:
+        row = s.scalar(sa.select(Delivery).where(Delivery.campaign_id == cid))
+        assert row.status == DeliveryStatus.SENT and row.channel_used == "mass"
+        from scrm.models import CampaignRun
+
+        assert s.scalar(sa.select(CampaignRun.mass_tag_id).where(CampaignRun.campaign_id == cid)) is not None
+    for f in fs:
+        got = sandbox.messages_for(app_id, f.openid)
+        assert len(got) == 1 and "春季保养八折" in str(got[0]) and "尊敬的车主" in str(got[0])
+
+
+def test_rows_of_a_cancelled_campaign_are_never_sent(app_id: str) -> None:
+    cid, fs = _world(app_id, 2)
+    _launch(cid)
+    with db.transaction() as s:
+        assert campaign_run.cancel(s, s.get(Campaign, cid)) == 2
+    assert drain() == 0
+    assert all(sandbox.messages_for(app_id, f.openid) == [] for f in fs)
+    with db.transaction() as s:
+        assert {r.status for r in s.scalars(sa.select(Delivery).where(Delivery.campaign_id == cid))} == \
+            {DeliveryStatus.CANCELLED}

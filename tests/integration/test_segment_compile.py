@@ -94,3 +94,21 @@ def test_bad_definitions_are_refused() -> None:
         normalise(_all({"field": "purchase_date", "op": "before", "value": "yesterday"}))
     with pytest.raises(Invalid):
         normalise(_all({"field": "dealer", "op": "in", "value": [1]}), brand=False)
+
+
+def test_contains_and_followers_of_a_saved_segment(world: dict[str, Any]) -> None:
+    from scrm.models import Segment
+    from scrm.services import segments
+
+    w = world
+    with db.transaction() as s:
+        seg = Segment(account_id=account_id("demo"), dealer_id=w["d"].id, name="上海",
+                      definition=normalise(_all({"field": "tags", "op": "has_any", "value": ["VIP"]})))
+        s.add(seg)
+        s.flush()
+        assert segments.contains(s, seg, w["fa"].id)                 # bound to a VIP customer
+        assert segments.contains(s, seg, w["fb_unsub"].id)           # in the segment, though not reachable
+        assert not segments.contains(s, seg, w["fc"].id)             # never bound
+        assert [f for f, _ in segments.followers(s, seg)] == [w["fa"].id]   # fb_unsub no longer follows
+        seg.dealer_id = w["other"].id                                # x is VIP there, but has no follower
+        assert not segments.contains(s, seg, w["fa"].id)

@@ -30,6 +30,8 @@ VALUES: dict[str, Any] = {
     "score": 3,
     # referral/*.txt
     "url": "https://example.com/h5/demo/referral", "inviter": "W**",
+    # marketing/*.txt, staff_link/*.txt
+    "changed": True, "staff_name": "王顾问",
 }
 # Areas whose templates have their own render tests with their real values (tests/unit/test_booking_chat.py).
 OWN_RENDER_TESTS = ("booking", "my_bookings", "nearby", "loyalty", "club")
@@ -47,7 +49,7 @@ def test_every_bot_msgid_has_a_chinese_translation() -> None:
     assert used, "no msgids found: extraction is broken"
     translated: set[Any] = set()
     for part in ("bot.po", "binding.po", "bot_booking.po", "booking_notify.po", "h5_booking.po", "bot_loyalty.po",
-                 "referral.po", "club.po"):
+                 "referral.po", "club.po", "compose.po", "tracking.po"):
         with (ROOT / "translations" / "zh" / "parts" / part).open("rb") as fh:
             translated |= {m.id for m in read_po(fh, locale="zh") if m.id and m.string}
     assert sorted(used - translated) == []
@@ -62,7 +64,8 @@ def test_every_reply_template_renders(template: str, language: str) -> None:
     assert text.strip() and "None" not in text and "namespace" not in text
     if language == "en":
         assert not any("\u4e00" <= ch <= "\u9fff" for ch in text.replace("测试品牌", "").replace("浦东店", "")
-                       .replace("上海", "").replace("世纪大道1号", "").replace("王顾问", "").replace("联系门店", ""))
+                       .replace("上海", "").replace("世纪大道1号", "").replace("王顾问", "").replace("联系门店", "")
+                       .replace("退订", "").replace("恢复推送", ""))  # the Chinese words the bot also accepts
 
 
 def test_help_in_both_languages() -> None:
