@@ -137,6 +137,23 @@ def _sync_menus_when_up(app: Any, base: str) -> None:
                 log.exception("could not push the demo menu of %s to the sandbox", slug)
 
 
+def _followers_to_sandbox(settings: Settings) -> None:
+    """Make the fake platform know the demo's seeded followers, so campaigns and journeys can reach them."""
+    import sqlalchemy as sa
+
+    from scrm import db
+    from scrm.models import Account, Follower
+    from scrm.sandbox import state
+
+    with db.transaction() as s:
+        rows = s.execute(sa.select(Account.slug, Follower.openid).join(Account, Account.id == Follower.account_id)
+                         .where(Follower.subscribed.is_(True))).all()
+    for slug, openid in rows:
+        account = settings.account(slug)
+        if account is not None:
+            state.add_follower(account.app_id, openid, subscribed=True, interaction=None)
+
+
 def run_demo(*, host: str, port: int, database_url: str, reset: bool = False) -> None:
     """Prepare the database, seed, start the worker and scheduler threads, and serve until Ctrl-C."""
     from werkzeug.serving import make_server
@@ -155,6 +172,10 @@ def run_demo(*, host: str, port: int, database_url: str, reset: bool = False) ->
     app = create_app(settings)
     with app.app_context():
         summary = seed()
+        _followers_to_sandbox(settings)
+        from scrm.jobs import journey_jobs
+
+        journey_jobs.tick()   # the demo's journeys show their first enrolments at once (then every 15 minutes)
     stop = threading.Event()
     threading.Thread(target=_worker_loop, args=(app, stop, settings.outbox.poll_seconds), daemon=True,
                      name="demo-worker").start()

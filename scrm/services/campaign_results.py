@@ -7,6 +7,7 @@ way, so the lift of a variant is its conversion rate minus the holdout's, in per
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -35,6 +36,8 @@ FINAL = (DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.FAILED, D
          DeliveryStatus.CANCELLED, DeliveryStatus.UNKNOWN)
 APIS = {CampaignChannel.AUTO: ("custom", "template"), CampaignChannel.CUSTOM: ("custom",),
         CampaignChannel.TEMPLATE: ("template",), CampaignChannel.MASS: ("mass",)}
+
+_RID = re.compile(r"\s*rid:\s*\S+")
 
 
 @dataclass(frozen=True)
@@ -154,11 +157,15 @@ def compute_results(s: Session, c: Campaign) -> Results:
                         failed=status.get((key, "failed"), 0), skipped=status.get((key, "skipped"), 0),
                         clicks=clicks.get(key, 0), conversions=conv.get(key, 0), rate=rate, lift=lift))
     why = sa.func.coalesce(sa.func.nullif(Delivery.result, ""), sa.func.nullif(Delivery.error, ""), "")
-    reasons = [(str(st), str(r), int(n)) for st, r, n in s.execute(
-        sa.select(Delivery.status, why, sa.func.count()).where(
-            Delivery.campaign_id == c.id,
-            Delivery.status.in_([DeliveryStatus.FAILED, DeliveryStatus.SKIPPED, DeliveryStatus.UNKNOWN]))
-        .group_by(Delivery.status, why).order_by(sa.func.count().desc())).all()]
+    grouped: dict[tuple[str, str], int] = {}
+    for st, r, n in s.execute(
+            sa.select(Delivery.status, why, sa.func.count()).where(
+                Delivery.campaign_id == c.id,
+                Delivery.status.in_([DeliveryStatus.FAILED, DeliveryStatus.SKIPPED, DeliveryStatus.UNKNOWN]))
+            .group_by(Delivery.status, why)).all():
+        reason = (str(st), _RID.sub("", str(r)))   # WeChat's request id differs per call: one line per reason
+        grouped[reason] = grouped.get(reason, 0) + int(n)
+    reasons = sorted(((st, r, n) for (st, r), n in grouped.items()), key=lambda x: -x[2])
     return Results(arms=arms, reasons=reasons, runs=runs)
 
 

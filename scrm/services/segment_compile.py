@@ -124,11 +124,21 @@ def _may_match_without_customer(node: dict[str, Any]) -> bool | None:
 
 
 def _node(node: dict[str, Any], env: Env, has_customer: bool) -> sa.ColumnElement[bool]:
+    """A group's condition. Its vehicle conditions are about one vehicle ("a car older than 2 years, not
+    serviced for 180 days"): they go into one EXISTS over the customer's vehicles, scanned once."""
+    combine = sa.and_ if node["match"] == "all" else sa.or_
+    on_vehicle = [item for item in node["rules"] if "rules" not in item and _source(item) == Source.VEHICLE]
     parts = [_node(item, env, has_customer) if "rules" in item else _cond(item, env, has_customer)
-             for item in node["rules"]]
+             for item in node["rules"] if item not in on_vehicle]
+    if on_vehicle:
+        if not has_customer:
+            parts.append(sa.false())
+        else:
+            conds = [_vehicle_cond(item, env) for item in on_vehicle]
+            parts.append(sa.select(Vehicle.id).where(Vehicle.customer_id == Customer.id, combine(*conds)).exists())
     if not parts:
         return sa.true()
-    return sa.and_(*parts) if node["match"] == "all" else sa.or_(*parts)
+    return combine(*parts)
 
 
 def _cond(rule: dict[str, Any], env: Env, has_customer: bool) -> sa.ColumnElement[bool]:
@@ -141,8 +151,6 @@ def _cond(rule: dict[str, Any], env: Env, has_customer: bool) -> sa.ColumnElemen
         return sa.false()
     if f.source == Source.CUSTOMER:
         return _customer(f, rule, env)
-    if f.source == Source.VEHICLE:
-        return _vehicle(f, rule, env)
     if f.source == Source.MEMBER:
         if f.key == "tier":
             codes = sa.select(Tier.id).where(Tier.code.in_(rule["value"]))
@@ -172,8 +180,10 @@ def _customer(f: Field, rule: dict[str, Any], env: Env) -> sa.ColumnElement[bool
     return _compare(col, f.kind, op, value, env)
 
 
-def _vehicle(f: Field, rule: dict[str, Any], env: Env) -> sa.ColumnElement[bool]:
-    """Some vehicle of the customer matches (each condition may be met by a different vehicle)."""
+def _vehicle_cond(rule: dict[str, Any], env: Env) -> sa.ColumnElement[bool]:
+    """One condition on a vehicle row."""
+    f = field(rule["field"])
+    assert f is not None
     op, value = rule["op"], rule.get("value")
     if f.key == "vehicle_age":
         cond = _age(op, value, env)
@@ -182,7 +192,7 @@ def _vehicle(f: Field, rule: dict[str, Any], env: Env) -> sa.ColumnElement[bool]
                "last_service": Vehicle.last_service_date, "mileage": Vehicle.mileage,
                "insurance_expiry": Vehicle.insurance_expiry}[f.key]
         cond = _compare(col, f.kind, op, value, env)
-    return sa.select(Vehicle.id).where(Vehicle.customer_id == Customer.id, cond).exists()
+    return cond
 
 
 def _years_ago(today: date, years: float) -> date:

@@ -112,3 +112,17 @@ def test_contains_and_followers_of_a_saved_segment(world: dict[str, Any]) -> Non
         assert [f for f, _ in segments.followers(s, seg)] == [w["fa"].id]   # fb_unsub no longer follows
         seg.dealer_id = w["other"].id                                # x is VIP there, but has no follower
         assert not segments.contains(s, seg, w["fa"].id)
+
+
+def test_vehicle_conditions_of_a_group_are_about_one_vehicle(world: dict[str, Any]) -> None:
+    w = world
+    two_cars = make_customer(w["d"], city="杭州", tags=[])
+    make_vehicle(two_cars, model="旧车", purchase_date=TODAY - timedelta(days=2000),
+                 last_service_date=TODAY - timedelta(days=10))
+    make_vehicle(two_cars, model="新车", purchase_date=TODAY - timedelta(days=30), last_service_date=None)
+    old_and_unserviced = _all({"field": "vehicle_age", "op": "gt", "value": 2},
+                              {"field": "last_service", "op": "not_within_last_days", "value": 365})
+    got = {c for c, _ in _ids(old_and_unserviced, w["d"].id)}
+    assert w["a"].id in got and two_cars.id not in got      # no single car of theirs is both
+    either = {"match": "any", "rules": old_and_unserviced["rules"]}
+    assert two_cars.id in {c for c, _ in _ids(either, w["d"].id)}

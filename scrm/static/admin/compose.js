@@ -299,7 +299,12 @@
       if (!Array.prototype.some.call(keys, function (k) { return k.value.trim(); })) { self.chooseTemplate(select); }
     }
     this.countAll();
-    this.preview();
+    if (this.hasContent()) { this.preview(); }   // an empty editor is not an error before anything is written
+  };
+
+  Editor.prototype.hasContent = function () {
+    var fields = this.box.querySelectorAll("textarea[name$='text'], input[name$='news_title'], select[name$='template_id'], input[name$='template_id']");
+    return Array.prototype.some.call(fields, function (f) { return f.value.trim() !== ""; });
   };
 
   var editors = [];
