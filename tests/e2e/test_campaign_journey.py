@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from scrm import db
-from scrm.models import Follower, Role, Segment
+from scrm.models import Role, Segment
 from scrm.sandbox import state as sandbox
-from scrm.services.accounts import account_id
 from tests.e2e.conftest import screenshot, sign_in
+from tests.e2e.phone_support import follower_writes_in
 from tests.factories import make_dealer, make_follower, make_staff
 from tests.integration.customer_support import bind, make_customer, make_vehicle
 
@@ -32,21 +32,7 @@ def _shot(page: Any, name: str) -> None:
 
 def _owner_from_phone(page: Any, dealer: Any) -> None:
     """A new follower in the phone simulator who writes in (the 48-hour window opens), bound to a Hangzhou owner."""
-    page.goto("/sandbox/phone/?account=demo")
-    page.fill("#sbx-label", "王先生")
-    page.click("#sbx-new")
-    page.click("#sbx-follow")
-    expect(page.locator(".phone-chat .msg:not(.me)", has_text="欢迎关注").last).to_be_visible()
-    if page.locator("#phone-to-input").is_visible():
-        page.click("#phone-to-input")
-    page.fill("#phone-text", "你好")
-    page.keyboard.press("Enter")
-    expect(page.locator(".phone-chat .msg.me", has_text="你好").last).to_be_visible()
-    with db.transaction() as s:
-        f = s.scalar(sa.select(Follower).where(Follower.account_id == account_id("demo"))
-                     .order_by(Follower.id.desc()).limit(1))
-        assert f is not None
-        f.dealer_id = dealer.id
+    f = follower_writes_in(page, dealer)
     owner = make_customer(dealer, name="王建国", gender="male", city="杭州", stage="owner")
     make_vehicle(owner, model="Model Y")
     bind(owner, f)
