@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 06:00:29.986238
+Create Date: 2026-11-23 07:35:38.576592
 """
 
 from __future__ import annotations
@@ -33,6 +33,21 @@ def upgrade() -> None:
     sa.UniqueConstraint('app_id', name=op.f('uq_accounts_app_id')),
     sa.UniqueConstraint('slug', name=op.f('uq_accounts_slug'))
     )
+    op.create_table('analytics_runs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('step', sa.String(length=32), nullable=False),
+    sa.Column('started_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('rows', sa.Integer(), nullable=False),
+    sa.Column('detail', sa.JSON(), nullable=False),
+    sa.Column('error', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_analytics_runs_account_id_accounts')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_analytics_runs'))
+    )
+    with op.batch_alter_table('analytics_runs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_analytics_runs_account_id'), ['account_id'], unique=False)
+
     op.create_table('badges',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -312,6 +327,21 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_staff_users_account_id'), ['account_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_staff_users_dealer_id'), ['dealer_id'], unique=False)
 
+    op.create_table('stat_daily',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=True),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('metric', sa.String(length=32), nullable=False),
+    sa.Column('dim', sa.String(length=64), nullable=False),
+    sa.Column('value', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_stat_daily_account_id_accounts')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_stat_daily_dealer_id_dealers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stat_daily'))
+    )
+    with op.batch_alter_table('stat_daily', schema=None) as batch_op:
+        batch_op.create_index('ix_stat_daily_account_metric_day', ['account_id', 'metric', 'day'], unique=False)
+
     op.create_table('api_keys',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -355,6 +385,41 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_audit_logs_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_logs_dealer_id'), ['dealer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_logs_staff_id'), ['staff_id'], unique=False)
+
+    op.create_table('customer_scores',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('last_visit_on', sa.Date(), nullable=True),
+    sa.Column('visits_24m', sa.Integer(), nullable=False),
+    sa.Column('spend_24m', sa.Numeric(precision=14, scale=2), nullable=False),
+    sa.Column('r_score', sa.SmallInteger(), nullable=False),
+    sa.Column('f_score', sa.SmallInteger(), nullable=False),
+    sa.Column('m_score', sa.SmallInteger(), nullable=False),
+    sa.Column('value_segment', sa.Enum('important_value', 'important_keep', 'important_develop', 'important_retain', 'general_value', 'general_keep', 'general_develop', 'general_retain', 'no_history', name='valuesegment', native_enum=False, length=20), nullable=False),
+    sa.Column('churn_score', sa.SmallInteger(), nullable=False),
+    sa.Column('churn_band', sa.Enum('low', 'medium', 'high', name='churnband', native_enum=False, length=8), nullable=False),
+    sa.Column('churn_reasons', sa.Integer(), nullable=False),
+    sa.Column('expected_interval_days', sa.Integer(), nullable=True),
+    sa.Column('overdue_days', sa.Integer(), nullable=True),
+    sa.Column('visits_last_12m', sa.Integer(), nullable=False),
+    sa.Column('visits_prev_12m', sa.Integer(), nullable=False),
+    sa.Column('warranty_expiry', sa.Date(), nullable=True),
+    sa.Column('low_rating', sa.Integer(), nullable=True),
+    sa.Column('ignored_pushes', sa.Integer(), nullable=False),
+    sa.Column('unfollowed', sa.Boolean(), nullable=False),
+    sa.Column('scored_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_customer_scores_account_id_accounts')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_customer_scores_customer_id_customers')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_customer_scores_dealer_id_dealers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_scores')),
+    sa.UniqueConstraint('customer_id', name=op.f('uq_customer_scores_customer_id'))
+    )
+    with op.batch_alter_table('customer_scores', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_customer_scores_account_id'), ['account_id'], unique=False)
+        batch_op.create_index('ix_customer_scores_dealer_band', ['dealer_id', 'churn_band', 'churn_score'], unique=False)
+        batch_op.create_index('ix_customer_scores_dealer_segment', ['dealer_id', 'value_segment'], unique=False)
 
     op.create_table('duplicate_pairs',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -870,6 +935,58 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_journey_enrolments_follower_id'), ['follower_id'], unique=False)
         batch_op.create_index('ix_journey_enrolments_open', ['journey_id', 'exited_at'], unique=False)
 
+    op.create_table('lead_intents',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=True),
+    sa.Column('follower_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=True),
+    sa.Column('model', sa.String(length=100), nullable=False),
+    sa.Column('budget', sa.Enum('under_100k', '100k_200k', '200k_300k', '300k_500k', 'over_500k', name='budget', native_enum=False, length=16), nullable=True),
+    sa.Column('timeline', sa.Enum('within_1m', 'within_3m', 'within_6m', 'later', 'just_looking', name='buytimeline', native_enum=False, length=16), nullable=True),
+    sa.Column('note', sa.String(length=500), nullable=False),
+    sa.Column('source', sa.String(length=8), nullable=False),
+    sa.Column('updated_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_lead_intents_account_id_accounts')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_lead_intents_customer_id_customers')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_lead_intents_dealer_id_dealers')),
+    sa.ForeignKeyConstraint(['follower_id'], ['followers.id'], name=op.f('fk_lead_intents_follower_id_followers')),
+    sa.ForeignKeyConstraint(['updated_by'], ['staff_users.id'], name=op.f('fk_lead_intents_updated_by_staff_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_lead_intents')),
+    sa.UniqueConstraint('follower_id', name=op.f('uq_lead_intents_follower_id'))
+    )
+    with op.batch_alter_table('lead_intents', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_lead_intents_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_lead_intents_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_lead_intents_dealer_id'), ['dealer_id'], unique=False)
+
+    op.create_table('lead_scores',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=True),
+    sa.Column('follower_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=True),
+    sa.Column('score', sa.SmallInteger(), nullable=False),
+    sa.Column('engagement', sa.SmallInteger(), nullable=False),
+    sa.Column('intent', sa.SmallInteger(), nullable=False),
+    sa.Column('parts', sa.JSON(), nullable=False),
+    sa.Column('models', sa.JSON(), nullable=False),
+    sa.Column('distance_km', sa.Numeric(precision=8, scale=1), nullable=True),
+    sa.Column('invited_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('scored_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_lead_scores_account_id_accounts')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_lead_scores_customer_id_customers')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_lead_scores_dealer_id_dealers')),
+    sa.ForeignKeyConstraint(['follower_id'], ['followers.id'], name=op.f('fk_lead_scores_follower_id_followers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_lead_scores')),
+    sa.UniqueConstraint('follower_id', name=op.f('uq_lead_scores_follower_id'))
+    )
+    with op.batch_alter_table('lead_scores', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_lead_scores_account_id'), ['account_id'], unique=False)
+        batch_op.create_index('ix_lead_scores_dealer_score', ['dealer_id', 'score'], unique=False)
+
     op.create_table('members',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -994,6 +1111,43 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_repair_orders_account_id'), ['account_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_repair_orders_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_repair_orders_vehicle_id'), ['vehicle_id'], unique=False)
+
+    op.create_table('tasks',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=True),
+    sa.Column('follower_id', sa.Integer(), nullable=True),
+    sa.Column('rule', sa.Enum('after_purchase', 'churn_risk', 'test_drive', 'low_rating', 'lead_invite', 'manual', name='taskrule', native_enum=False, length=16), nullable=False),
+    sa.Column('dedupe_key', sa.String(length=191), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('detail', sa.JSON(), nullable=False),
+    sa.Column('assignee_id', sa.Integer(), nullable=True),
+    sa.Column('due_on', sa.Date(), nullable=False),
+    sa.Column('status', sa.Enum('open', 'done', 'cancelled', name='taskstatus', native_enum=False, length=10), nullable=False),
+    sa.Column('outcome', sa.Enum('reached', 'booked', 'call_back', 'no_answer', 'not_interested', 'complaint', 'wrong_number', 'other', name='taskoutcome', native_enum=False, length=16), nullable=True),
+    sa.Column('outcome_note', sa.Text(), nullable=False),
+    sa.Column('created_by', sa.Integer(), nullable=True),
+    sa.Column('done_by', sa.Integer(), nullable=True),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('done_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_tasks_account_id_accounts')),
+    sa.ForeignKeyConstraint(['assignee_id'], ['staff_users.id'], name=op.f('fk_tasks_assignee_id_staff_users')),
+    sa.ForeignKeyConstraint(['created_by'], ['staff_users.id'], name=op.f('fk_tasks_created_by_staff_users')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_tasks_customer_id_customers')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_tasks_dealer_id_dealers')),
+    sa.ForeignKeyConstraint(['done_by'], ['staff_users.id'], name=op.f('fk_tasks_done_by_staff_users')),
+    sa.ForeignKeyConstraint(['follower_id'], ['followers.id'], name=op.f('fk_tasks_follower_id_followers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_tasks')),
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_tasks_dedupe_key'))
+    )
+    with op.batch_alter_table('tasks', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_tasks_account_id'), ['account_id'], unique=False)
+        batch_op.create_index('ix_tasks_assignee_status', ['assignee_id', 'status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_tasks_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index('ix_tasks_dealer_status_due', ['dealer_id', 'status', 'due_on'], unique=False)
+        batch_op.create_index(batch_op.f('ix_tasks_follower_id'), ['follower_id'], unique=False)
 
     op.create_table('campaign_members',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -1312,6 +1466,14 @@ def downgrade() -> None:
         batch_op.drop_index('ix_campaign_members_follower')
 
     op.drop_table('campaign_members')
+    with op.batch_alter_table('tasks', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_tasks_follower_id'))
+        batch_op.drop_index('ix_tasks_dealer_status_due')
+        batch_op.drop_index(batch_op.f('ix_tasks_customer_id'))
+        batch_op.drop_index('ix_tasks_assignee_status')
+        batch_op.drop_index(batch_op.f('ix_tasks_account_id'))
+
+    op.drop_table('tasks')
     with op.batch_alter_table('repair_orders', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_repair_orders_vehicle_id'))
         batch_op.drop_index(batch_op.f('ix_repair_orders_customer_id'))
@@ -1340,6 +1502,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_members_account_id'))
 
     op.drop_table('members')
+    with op.batch_alter_table('lead_scores', schema=None) as batch_op:
+        batch_op.drop_index('ix_lead_scores_dealer_score')
+        batch_op.drop_index(batch_op.f('ix_lead_scores_account_id'))
+
+    op.drop_table('lead_scores')
+    with op.batch_alter_table('lead_intents', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_lead_intents_dealer_id'))
+        batch_op.drop_index(batch_op.f('ix_lead_intents_customer_id'))
+        batch_op.drop_index(batch_op.f('ix_lead_intents_account_id'))
+
+    op.drop_table('lead_intents')
     with op.batch_alter_table('journey_enrolments', schema=None) as batch_op:
         batch_op.drop_index('ix_journey_enrolments_open')
         batch_op.drop_index(batch_op.f('ix_journey_enrolments_follower_id'))
@@ -1457,6 +1630,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_duplicate_pairs_account_id'))
 
     op.drop_table('duplicate_pairs')
+    with op.batch_alter_table('customer_scores', schema=None) as batch_op:
+        batch_op.drop_index('ix_customer_scores_dealer_segment')
+        batch_op.drop_index('ix_customer_scores_dealer_band')
+        batch_op.drop_index(batch_op.f('ix_customer_scores_account_id'))
+
+    op.drop_table('customer_scores')
     with op.batch_alter_table('audit_logs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_logs_staff_id'))
         batch_op.drop_index(batch_op.f('ix_audit_logs_dealer_id'))
@@ -1470,6 +1649,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_api_keys_account_id'))
 
     op.drop_table('api_keys')
+    with op.batch_alter_table('stat_daily', schema=None) as batch_op:
+        batch_op.drop_index('ix_stat_daily_account_metric_day')
+
+    op.drop_table('stat_daily')
     with op.batch_alter_table('staff_users', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_staff_users_dealer_id'))
         batch_op.drop_index(batch_op.f('ix_staff_users_account_id'))
@@ -1534,5 +1717,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_badges_account_id'))
 
     op.drop_table('badges')
+    with op.batch_alter_table('analytics_runs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_analytics_runs_account_id'))
+
+    op.drop_table('analytics_runs')
     op.drop_table('accounts')
     # ### end Alembic commands ###

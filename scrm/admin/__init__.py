@@ -42,6 +42,9 @@ PAGES = (
     "scrm.admin.views_campaigns",
     "scrm.admin.views_journeys",
     "scrm.admin.views_compose",
+    "scrm.admin.views_analytics",
+    "scrm.admin.views_tasks",
+    "scrm.admin.views_leads",
 )
 ERROR_CODES = (400, 401, 403, 404, 405, 413, 429, 500)
 _pages_registered = False

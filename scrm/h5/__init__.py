@@ -11,6 +11,7 @@ from scrm.h5 import (  # noqa: E402,F401  (routes register on bp when imported)
     binding,
     booking,
     club,
+    intent,
     leaderboard,
     member,
     preferences,

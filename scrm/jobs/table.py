@@ -13,6 +13,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from scrm import runtime
 from scrm.jobs import (
+    analytics_jobs,
     badge_jobs,
     booking_jobs,
     campaign_jobs,
@@ -75,6 +76,12 @@ JOBS: tuple[JobDef, ...] = (
            "enrol owners in enabled journeys and write their due steps"),
     JobDef("rewards.expire_vouchers", reward_jobs.expire_vouchers, daily(0, 20),
            "mark issued vouchers past their expiry as expired (no refund)"),
+    JobDef("analytics.nightly", analytics_jobs.nightly, daily(2, 15),
+           "score every customer (value, churn risk), rewrite the figures, make rule tasks, score leads"),
+    JobDef("analytics.today", analytics_jobs.today_figures, partial(IntervalTrigger, minutes=10),
+           "rewrite today's dashboard figures"),
+    JobDef("tasks.rules", analytics_jobs.rule_tasks, partial(IntervalTrigger, minutes=30),
+           "make the follow-up tasks the rules call for (each subject once)"),
 )
 
 

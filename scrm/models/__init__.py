@@ -1,6 +1,22 @@
 """Typed models, one module per area; re-exported here."""
 
 from scrm.models.account import Account, Dealer
+from scrm.models.analytics import (
+    AnalyticsRun,
+    Budget,
+    BuyTimeline,
+    ChurnBand,
+    ChurnReason,
+    CustomerScore,
+    LeadIntent,
+    LeadScore,
+    StatDaily,
+    Task,
+    TaskOutcome,
+    TaskRule,
+    TaskStatus,
+    ValueSegment,
+)
 from scrm.models.api_key import ApiKey
 from scrm.models.booking import (
     Booking,
@@ -74,15 +90,17 @@ from scrm.models.quality import DuplicatePair, MergeRecord, PairKind, PairStatus
 from scrm.models.staff import AuditLog, Role, StaffUser
 
 __all__ = [
-    "HOLDOUT", "Account", "ApiKey", "Audience", "AuditLog", "Badge", "BadgeRule", "BindMethod", "BindingCode",
-    "Booking", "BookingSettings", "BookingSource", "BookingStatus", "Campaign", "CampaignChannel", "CampaignMember",
-    "CampaignRun", "CampaignStatus", "Channel", "Closure", "ClubEvent", "ConsentRecord", "Customer",
-    "CustomerBinding", "Dealer", "Delivery", "DeliveryStatus", "DemoCar", "Direction", "DuplicatePair",
-    "EarningRule", "EntryKind", "EventRegistration", "EventStatus", "Follower", "Gender", "ImportJob", "ImportKind",
-    "ImportStatus", "Journey", "JourneyEnrolment", "JourneyKind", "KeywordReply", "LinkClick", "LoyaltySettings",
+    "HOLDOUT", "Account", "AnalyticsRun", "ApiKey", "Audience", "AuditLog", "Badge", "BadgeRule", "BindMethod",
+    "BindingCode", "Booking", "BookingSettings", "BookingSource", "BookingStatus", "Budget", "BuyTimeline",
+    "Campaign", "CampaignChannel", "CampaignMember", "CampaignRun", "CampaignStatus", "Channel", "ChurnBand",
+    "ChurnReason", "Closure", "ClubEvent", "ConsentRecord", "Customer", "CustomerBinding", "CustomerScore", "Dealer",
+    "Delivery", "DeliveryStatus", "DemoCar", "Direction", "DuplicatePair", "EarningRule", "EntryKind",
+    "EventRegistration", "EventStatus", "Follower", "Gender", "ImportJob", "ImportKind", "ImportStatus", "Journey",
+    "JourneyEnrolment", "JourneyKind", "KeywordReply", "LeadIntent", "LeadScore", "LinkClick", "LoyaltySettings",
     "MatchMode", "Member", "MemberBadge", "MenuVersion", "MergeRecord", "MessageLog", "OpeningHours", "PairKind",
     "PairStatus", "PointsAllocation", "PointsEntry", "PrivacyKind", "PrivacyRequest", "QrScene", "QualitySnapshot",
     "Redemption", "RedemptionStatus", "Referral", "RegistrationStatus", "RepairOrder", "ReplyKind", "Reward", "Role",
     "SceneKind", "ScheduleKind", "Segment", "ServiceKind", "ServiceType", "SlotUse", "StaffNote", "StaffUser",
-    "Stage", "Tier", "TimelineEntry", "TrackedLink", "Trigger", "Vehicle",
+    "Stage", "StatDaily", "Task", "TaskOutcome", "TaskRule", "TaskStatus", "Tier", "TimelineEntry", "TrackedLink",
+    "Trigger", "ValueSegment", "Vehicle",
 ]

@@ -15,7 +15,7 @@ from typing import Any, TypeVar, TypeVarTuple
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from scrm.models import Account, Dealer, Follower, MenuVersion, MessageLog, Role, StaffUser
+from scrm.models import Account, AnalyticsRun, Dealer, Follower, MenuVersion, MessageLog, Role, StaffUser
 from scrm.services.errors import Forbidden, NotFound
 
 T = TypeVar("T")
@@ -47,6 +47,8 @@ class Perm(enum.StrEnum):
     SEGMENTS_EDIT = "segments.edit"  # build and save segments (own dealer; brand admin: account-wide too)
     CAMPAIGNS_MANAGE = "campaigns.manage"  # compose, launch, pause and cancel campaigns; test sends
     JOURNEYS_EDIT = "journeys.edit"  # enable journeys and word their steps
+    ANALYTICS_VIEW = "analytics.view"  # dashboards, churn risk and lead lists, their CSV exports
+    TASKS_MANAGE = "tasks.manage"  # see every follow-up task of the dealer, assign and reassign them
     ALL_DEALERS = "dealers.all"
 
 
@@ -57,12 +59,12 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
                                     Perm.CUSTOMERS_MERGE, Perm.BOOKINGS_SETUP, Perm.LOYALTY_RULES,
                                     Perm.POINTS_ADJUST, Perm.REWARDS_MANAGE, Perm.VOUCHERS_USE,
                                     Perm.EVENTS_MANAGE, Perm.SEGMENTS_EDIT, Perm.CAMPAIGNS_MANAGE,
-                                    Perm.JOURNEYS_EDIT}),
+                                    Perm.JOURNEYS_EDIT, Perm.ANALYTICS_VIEW, Perm.TASKS_MANAGE}),
     Role.DEALER_STAFF: frozenset({Perm.VOUCHERS_USE}),
 }
 
 # Account-level models: one per account, readable by every role of the account.
-ACCOUNT_LEVEL: set[type[Any]] = {MenuVersion}
+ACCOUNT_LEVEL: set[type[Any]] = {MenuVersion, AnalyticsRun}
 # Models owned through a parent: (foreign-key column name, parent model).
 OWNED_VIA: dict[type[Any], tuple[str, type[Any]]] = {MessageLog: ("follower_id", Follower)}
 

@@ -63,7 +63,7 @@ def test_background_scheduler_has_the_table_with_defaults(background: Any) -> No
                    "loyalty.expiry_warnings", "loyalty.verify", "referrals.bindings", "referrals.purchases",
                    "loyalty.earn_repairs", "loyalty.earn_birthdays", "loyalty.earn_profiles", "badges.recheck",
                    "club.remind", "club.no_shows", "rewards.expire_vouchers", "campaigns.tick",
-                   "journeys.tick",
+                   "journeys.tick", "analytics.nightly", "analytics.today", "tasks.rules",
                    sched_mod.HEARTBEAT_ID}
     reap = sched.get_job("outbox.reap")
     assert reap.coalesce is True and reap.max_instances == 1 and reap.misfire_grace_time == 300
