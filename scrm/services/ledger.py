@@ -5,24 +5,26 @@ run in parallel; the entry's UNIQUE idempotency key is the final gate (a cause r
 once: the loser finds the winner's entry). `Member.balance` is a cache kept in the same transaction as
 each entry and checked against the ledger by `verify` (the nightly job and `scrm loyalty verify`).
 Functions ending in `_in` run in the caller's transaction (e.g. a booking's completion); the others
-open their own.
+open their own. Earning, the hot path, is three Core statements (see ledger_write) with the rule, the
+lot validity and the tier ladder read from the in-process policy cache (loyalty_cache).
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, time
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from scrm import db, runtime
+from scrm import db
 from scrm.models import EntryKind, Follower, Member, PointsAllocation, PointsEntry, StaffUser, Trigger
-from scrm.services import audit, events_bus, loyalty_rules
+from scrm.services import audit, events_bus, ledger_write, loyalty_rules, tiers
 from scrm.services.errors import DomainError, Invalid, NotFound
+from scrm.services.ledger_write import local_tz as local_tz
+from scrm.services.ledger_write import lot_expiry as lot_expiry
 from scrm.services.loyalty_events import PointsChanged
 from scrm.services.normalize_base import N_
 
@@ -84,19 +86,6 @@ def _existing(s: Session, key: str) -> PointsEntry | None:
     return s.scalar(sa.select(PointsEntry).where(PointsEntry.idempotency_key == key))
 
 
-def local_tz() -> ZoneInfo:
-    """The time zone of days and months for caps, expiry dates and check-ins (the app's)."""
-    return runtime.get().settings.app.tz
-
-
-def lot_expiry(now: datetime, valid_months: int) -> datetime:
-    """A lot earned at `now` lasts to the end of the local month `valid_months` months later."""
-    local = now.astimezone(local_tz()).date()
-    y, m = divmod(local.month - 1 + valid_months + 1, 12)
-    first_after = date(local.year + y, m + 1, 1)
-    return datetime.combine(first_after, time(0), local_tz()) - timedelta(microseconds=1)
-
-
 def _paid_since(s: Session, member_id: int, reason: str, since: datetime) -> int:
     return int(s.scalar(sa.select(sa.func.coalesce(sa.func.sum(PointsEntry.points), 0)).where(
         PointsEntry.member_id == member_id, PointsEntry.reason == reason, PointsEntry.kind == EntryKind.EARN,
@@ -121,33 +110,38 @@ def earn_in(s: Session, member_id: int, trigger: Trigger, *, key: str, source: s
             note: str = "", now: datetime | None = None) -> Award:
     """Pay `trigger`'s rule (or `points` when given: paid even without a rule, capped by one) once for `key`."""
     now = now or db.utcnow()
-    m = _locked(s, member_id)
-    twin = _existing(s, key)
-    if twin is not None:
-        return Award(points=0, entry_id=twin.id, duplicate=True, balance=m.balance)
-    rule = loyalty_rules.resolve(s, m.account_id, dealer_id if dealer_id is not None else m.dealer_id, trigger)
-    if points is None:
-        if rule is None:
-            return Award(points=0, entry_id=None, balance=m.balance)
-        wanted = loyalty_rules.points_for(rule, amount)
-    else:
-        wanted = points  # an explicit amount (e.g. a club event's own points), still under the rule's caps
+    m = ledger_write.lock(s, member_id)
+    rule = loyalty_rules.rule_of(s, m.account_id, dealer_id if dealer_id is not None else m.dealer_id, trigger)
+    wanted = points if points is not None else (loyalty_rules.points_for(rule, amount) if rule else 0)
     paid = _capped(s, m.id, trigger.value, wanted, rule.daily_cap if rule else None,
-                   rule.monthly_cap if rule else None, now)
-    if paid <= 0:
+                   rule.monthly_cap if rule else None, now) if wanted > 0 else 0
+    if paid <= 0:  # nothing to pay: still say so when the key was paid before
+        twin = ledger_write.existing_id(s, key)
+        if twin is not None:
+            return Award(points=0, entry_id=twin, duplicate=True, balance=m.balance)
         return Award(points=0, entry_id=None, capped=wanted > 0, balance=m.balance)
-    e = _write(s, m, EntryKind.EARN, paid, trigger.value, source, source_id, key, dealer_id, note, None, now)
-    return Award(points=paid, entry_id=e.id, capped=paid < wanted, balance=m.balance)
+    reason, lot_dealer = trigger.value[:32], dealer_id if dealer_id else m.dealer_id
+    done = ledger_write.pay(s, dict(
+        account_id=m.account_id, member_id=m.id, dealer_id=lot_dealer, kind=EntryKind.EARN, points=paid,
+        reason=reason, source=source[:16], source_id=source_id[:64], idempotency_key=key[:128], remaining=paid,
+        expires_at=lot_expiry(now, loyalty_rules.valid_months_of(s, m.account_id)), note=note[:200],
+        staff_id=None, created_at=now), now)
+    if done is None:  # the key was paid before (or by a twin racing us): pay nothing
+        return Award(points=0, entry_id=ledger_write.existing_id(s, key), duplicate=True, balance=m.balance)
+    entry_id, balance, tier_id, earned = done
+    tiers.note_earned(s, entry_id, tier_id, earned)
+    events_bus.publish(s, PointsChanged(member_id=m.id, account_id=m.account_id, entry_id=entry_id,
+                                        kind=EntryKind.EARN, points=paid, reason=reason, balance=balance, at=now))
+    return Award(points=paid, entry_id=entry_id, capped=paid < wanted, balance=balance)
 
 
 def _write(s: Session, m: Member, kind: EntryKind, points: int, reason: str, source: str, source_id: str, key: str,
            dealer_id: int | None, note: str, staff_id: int | None, now: datetime) -> PointsEntry:
     lot = points > 0
-    settings = loyalty_rules.settings_of(s, m.account_id)
     e = PointsEntry(account_id=m.account_id, member_id=m.id, dealer_id=dealer_id if dealer_id else m.dealer_id,
                     kind=kind, points=points, reason=reason[:32], source=source[:16], source_id=source_id[:64],
-                    idempotency_key=key[:128], remaining=points if lot else None,
-                    expires_at=lot_expiry(now, settings.valid_months) if lot else None, note=note[:200],
+                    idempotency_key=key[:128], remaining=points if lot else None, note=note[:200],
+                    expires_at=lot_expiry(now, loyalty_rules.valid_months_of(s, m.account_id)) if lot else None,
                     staff_id=staff_id, created_at=now)
     s.add(e)
     s.flush()  # the UNIQUE key stops a raced twin here

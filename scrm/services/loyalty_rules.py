@@ -1,13 +1,30 @@
-"""Which earning rule applies (a dealer's own over the account's) and the account's points policy."""
+"""Which earning rule applies (a dealer's own over the account's) and the account's points policy.
+
+`resolve` and `settings_of` return rows for pages and editors; the ledger's hot path reads the same
+through `rule_of` and `valid_months_of`, frozen snapshots cached in process (see loyalty_cache).
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from scrm.models import EarningRule, LoyaltySettings, Trigger
+from scrm.services import loyalty_cache
+
+
+@dataclass(frozen=True)
+class RuleView:
+    """What the ledger needs of an active rule."""
+
+    id: int
+    points: int
+    per_amount: int | None
+    daily_cap: int | None
+    monthly_cap: int | None
 
 
 def resolve(s: Session, account_id: int, dealer_id: int | None, trigger: Trigger) -> EarningRule | None:
@@ -20,7 +37,15 @@ def resolve(s: Session, account_id: int, dealer_id: int | None, trigger: Trigger
     return rule if rule is not None and rule.active else None
 
 
-def points_for(rule: EarningRule, amount: float | None = None) -> int:
+def rule_of(s: Session, account_id: int, dealer_id: int | None, trigger: Trigger) -> RuleView | None:
+    """`resolve` as a cached snapshot (the ledger's hot path)."""
+    def load() -> RuleView | None:
+        r = resolve(s, account_id, dealer_id, trigger)
+        return None if r is None else RuleView(r.id, r.points, r.per_amount, r.daily_cap, r.monthly_cap)
+    return loyalty_cache.cached(("rule", account_id, dealer_id, trigger), load)
+
+
+def points_for(rule: EarningRule | RuleView, amount: float | None = None) -> int:
     """The points a rule pays: fixed, or `points` per `per_amount` yuan of `amount` (rounded down)."""
     if rule.per_amount:
         if amount is None or amount <= 0:
@@ -34,3 +59,8 @@ def settings_of(s: Session, account_id: int) -> LoyaltySettings:
     row = s.scalar(sa.select(LoyaltySettings).where(LoyaltySettings.account_id == account_id))
     return row or LoyaltySettings(account_id=account_id, valid_months=24, expiry_warning_days=30,
                                   tier_warning_days=30)
+
+
+def valid_months_of(s: Session, account_id: int) -> int:
+    """How many months an earned lot lasts in the account (cached)."""
+    return loyalty_cache.cached(("valid_months", account_id), lambda: settings_of(s, account_id).valid_months)
