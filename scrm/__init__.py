@@ -74,6 +74,7 @@ def _register(app: Flask, settings: Settings) -> None:
         journeys,
         loyalty_earning,
         loyalty_notify,
+        task_rules,
         tiers,
     )
 

@@ -259,6 +259,7 @@ def import_repair_orders(ctx: click.Context, file: Path, dealer_code: str, accou
 for _module in ("scrm.cli_quality", "scrm.cli_data"):
     importlib.import_module(_module).register(main)
 importlib.import_module("scrm.cli_loyalty").register(main)
+importlib.import_module("scrm.cli_analytics").register(main)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -173,9 +173,10 @@ def run_demo(*, host: str, port: int, database_url: str, reset: bool = False) ->
     with app.app_context():
         summary = seed()
         _followers_to_sandbox(settings)
-        from scrm.jobs import journey_jobs
+        from scrm.jobs import analytics_jobs, journey_jobs
 
         journey_jobs.tick()   # the demo's journeys show their first enrolments at once (then every 15 minutes)
+        analytics_jobs.nightly()   # scores, figures, rule tasks and lead scores at once (then nightly at 02:15)
     stop = threading.Event()
     threading.Thread(target=_worker_loop, args=(app, stop, settings.outbox.poll_seconds), daemon=True,
                      name="demo-worker").start()

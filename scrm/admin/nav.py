@@ -26,6 +26,7 @@ class NavItem:
     perm: Perm | None = None
     visible: Callable[[Scope], bool] | None = None
     active_prefixes: tuple[str, ...] = ()
+    badge: Callable[[Scope], int] | None = None   # a count shown beside the label (0: none)
 
 
 @dataclass
@@ -68,7 +69,8 @@ def build(scope: Scope) -> list[dict[str, object]]:
     """The bar for this user: groups with their visible links, each marked active or not."""
     out: list[dict[str, object]] = []
     for group in sorted(_groups.values(), key=lambda g: g.order):
-        links = [{"label": gettext(i.label), "url": url_for(i.endpoint), "active": _is_active(i)}
+        links = [{"label": gettext(i.label), "url": url_for(i.endpoint), "active": _is_active(i),
+                  "badge": i.badge(scope) if i.badge else 0}
                  for i in group.items if _allowed(i, scope)]
         if links:
             out.append({"key": group.key, "label": gettext(group.label), "links": links})

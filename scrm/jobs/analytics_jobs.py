@@ -38,7 +38,7 @@ def today_figures(now: datetime | None = None) -> int:
     for account_id in _accounts():
         try:
             with db.transaction() as s:
-                rows += analytics_agg.refresh(s, account_id, today, today)
+                rows += analytics_agg.refresh(s, account_id, today, today, light=True)
         except Exception:
             log.exception("today's figures failed for account %s", account_id)
     return rows

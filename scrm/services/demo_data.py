@@ -74,7 +74,7 @@ def seed(followers: int = 60) -> dict[str, int]:
     with db.transaction() as s:
         if s.scalar(sa.select(sa.func.count()).select_from(Dealer).where(Dealer.account_id == acc_id)):
             return {"dealers": 0, "staff": 0, "followers": 0, "keywords": 0, "customers": 0, "bookings": 0,
-                    "rewards": 0, "club_events": 0, "points_entries": 0, "segments": 0}
+                    "rewards": 0, "club_events": 0, "points_entries": 0, "segments": 0, "intents": 0}
         dealers = _dealers(s, acc_id)
         staff = _staff(s, acc_id, dealers)
         _scenes(s, acc_id, dealers, staff)
@@ -93,15 +93,21 @@ def seed(followers: int = 60) -> dict[str, int]:
         from scrm.services.demo_marketing import seed_marketing
 
         marketing = seed_marketing(s, acc_id, list(dealers.values()), utcnow())
+        from scrm.services.demo_analytics import seed_analytics
+
+        analytics = seed_analytics(s, acc_id, list(dealers.values()), utcnow())
+        from scrm.services.demo_campaign_history import seed_finished_campaign
+
+        seed_finished_campaign(s, acc_id, next(iter(dealers.values())), utcnow())
         dealer_ids = [d.id for d in dealers.values()]
     from scrm.services.duplicates import detect
 
     for dealer_id in dealer_ids:  # the planted duplicates wait on the data quality page
         detect(dealer_id)
     return {"dealers": len(dealers), "staff": len(staff), "followers": count, "keywords": len(KEYWORDS),
-            "customers": customers, "bookings": bookings, "rewards": loyalty["rewards"],
+            "customers": customers, "bookings": bookings + analytics["test_drives"], "rewards": loyalty["rewards"],
             "club_events": loyalty["events"], "points_entries": loyalty["entries"],
-            "segments": marketing["segments"]}
+            "segments": marketing["segments"], "intents": analytics["intents"]}
 
 
 def _dealers(s: Session, acc_id: int) -> dict[str, Dealer]:

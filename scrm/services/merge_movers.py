@@ -15,7 +15,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from scrm.models import BindingCode, ConsentRecord, CustomerBinding, RepairOrder, StaffNote, TimelineEntry, Vehicle
+from scrm.models import (
+    BindingCode,
+    ConsentRecord,
+    CustomerBinding,
+    CustomerScore,
+    LeadIntent,
+    LeadScore,
+    RepairOrder,
+    StaffNote,
+    Task,
+    TimelineEntry,
+    Vehicle,
+)
 from scrm.services.normalize_base import N_
 
 # (session, from customer id, to customer id) -> what moved (row ids, or JSON a special mover needs to undo)
@@ -77,3 +89,15 @@ register_table("staff_notes", N_("staff notes"), StaffNote)
 register_table("customer_bindings", N_("follower bindings"), CustomerBinding)
 register_table("consent_records", N_("consent records"), ConsentRecord)
 register_table("binding_codes", N_("binding codes"), BindingCode)
+register_table("tasks", N_("follow-up tasks"), Task)
+register_table("lead_intents", N_("purchase intents"), LeadIntent)
+register_table("lead_scores", N_("lead scores"), LeadScore)
+
+
+def _drop_score(s: Session, source: int, target: int) -> list[Any]:
+    """The merged record's scores are dropped (the survivor keeps its own; the nightly run rescores it)."""
+    s.execute(sa.delete(CustomerScore).where(CustomerScore.customer_id == source))
+    return []
+
+
+register(Mover("customer_scores", N_("scores"), _drop_score, lambda s, source, target, ids: 0))

@@ -27,10 +27,13 @@ from scrm.models import (
     ConsentRecord,
     Customer,
     CustomerBinding,
+    CustomerScore,
     Delivery,
     DeliveryStatus,
     DuplicatePair,
     Follower,
+    LeadIntent,
+    LeadScore,
     MergeRecord,
     MessageLog,
     PairStatus,
@@ -39,6 +42,7 @@ from scrm.models import (
     RepairOrder,
     StaffNote,
     StaffUser,
+    Task,
     TimelineEntry,
     Vehicle,
 )
@@ -187,7 +191,8 @@ def _remove_rows(s: Session, ids: list[int], customer: Customer, followers: list
     run(sa.update(RepairOrder).where(RepairOrder.vehicle_id.in_(vehicles)).values(vehicle_id=None))
     bookings = _erase_bookings(s, ids, now)
     run(sa.update(Booking).where(Booking.vehicle_id.in_(vehicles)).values(vehicle_id=None))
-    for model in (RepairOrder, Vehicle, TimelineEntry, StaffNote, CustomerBinding, ConsentRecord):
+    for model in (RepairOrder, Vehicle, TimelineEntry, StaffNote, CustomerBinding, ConsentRecord, Task,
+                  CustomerScore, LeadIntent, LeadScore):
         run(sa.delete(model).where(model.customer_id.in_(ids)))
     out = {
         "duplicate_pairs_closed": run(sa.update(DuplicatePair).where(
@@ -202,7 +207,9 @@ def _remove_rows(s: Session, ids: list[int], customer: Customer, followers: list
         "deliveries_cancelled": 0,
         **bookings,
     }
-    if followers:
+    if followers:  # what the person said they want to buy, and how hot a lead they were
+        for model in (LeadIntent, LeadScore):
+            run(sa.delete(model).where(model.follower_id.in_(followers)))
         out["deliveries_cancelled"] = run(sa.update(Delivery).where(
             Delivery.dealer_id == customer.dealer_id, Delivery.follower_id.in_(followers),
             Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.HELD]))

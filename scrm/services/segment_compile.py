@@ -27,6 +27,7 @@ from scrm.models import (
     BookingStatus,
     Customer,
     CustomerBinding,
+    CustomerScore,
     EventRegistration,
     Follower,
     LinkClick,
@@ -112,7 +113,7 @@ def _may_match_without_customer(node: dict[str, Any]) -> bool | None:
             values.append(_may_match_without_customer(item))
         elif item["field"] == "dealer":
             values.append(None)
-        elif _source(item) in (Source.CUSTOMER, Source.VEHICLE):
+        elif _source(item) in (Source.CUSTOMER, Source.VEHICLE, Source.SCORE):
             values.append(False)
         elif item["field"] == "bound":
             values.append(not item["value"])
@@ -147,8 +148,10 @@ def _cond(rule: dict[str, Any], env: Env, has_customer: bool) -> sa.ColumnElemen
     if f.key == "dealer":
         col = Customer.dealer_id if has_customer else Follower.dealer_id
         return _compare(col, Kind.CHOICE, rule["op"], [int(v) for v in rule["value"]], env)
-    if f.source in (Source.CUSTOMER, Source.VEHICLE) and not has_customer:
+    if f.source in (Source.CUSTOMER, Source.VEHICLE, Source.SCORE) and not has_customer:
         return sa.false()
+    if f.source == Source.SCORE:
+        return _score(f, rule, env)
     if f.source == Source.CUSTOMER:
         return _customer(f, rule, env)
     if f.source == Source.MEMBER:
@@ -178,6 +181,18 @@ def _customer(f: Field, rule: dict[str, Any], env: Env) -> sa.ColumnElement[bool
         return _compare(Customer.created_at, Kind.DATE, op, value, env, stamp=True)
     col = {"city": Customer.city, "stage": Customer.stage, "gender": Customer.gender, "source": Customer.source}[f.key]
     return _compare(col, f.kind, op, value, env)
+
+
+def _score(f: Field, rule: dict[str, Any], env: Env) -> sa.ColumnElement[bool]:
+    """A condition on the customer's score row; a customer without one matches only `empty`."""
+    col = {"churn_risk": CustomerScore.churn_score, "churn_band": CustomerScore.churn_band,
+           "value_segment": CustomerScore.value_segment}[f.key]
+    row = sa.select(CustomerScore.id).where(CustomerScore.customer_id == Customer.id)
+    if rule["op"] == "empty":
+        return ~row.exists()
+    if rule["op"] == "not_empty":
+        return row.exists()
+    return row.where(_compare(col, f.kind, rule["op"], rule.get("value"), env)).exists()
 
 
 def _vehicle_cond(rule: dict[str, Any], env: Env) -> sa.ColumnElement[bool]:

@@ -28,6 +28,7 @@ class Source(enum.StrEnum):
     FOLLOWER = "follower"
     MEMBER = "member"
     BEHAVIOUR = "behaviour"
+    SCORE = "score"        # the nightly customer scores (customer_scores), by customer
 
 
 OPS: dict[Kind, tuple[str, ...]] = {
@@ -94,6 +95,9 @@ FIELDS: tuple[Field, ...] = (
     Field("events_attended", "Club events attended", Kind.COUNT, Source.BEHAVIOUR),
     Field("bookings_made", "Bookings made", Kind.COUNT, Source.BEHAVIOUR),
     Field("link_clicks", "Link clicks", Kind.COUNT, Source.BEHAVIOUR),
+    Field("churn_risk", "Churn risk", Kind.NUMBER, Source.SCORE),
+    Field("churn_band", "Churn risk band", Kind.CHOICE, Source.SCORE, choices="churn_band"),
+    Field("value_segment", "Value segment", Kind.CHOICE, Source.SCORE, choices="value_segment"),
 )
 BY_KEY: dict[str, Field] = {f.key: f for f in FIELDS}
 MAX_DEPTH = 3          # groups inside groups inside the top group

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from scrm import db
 from scrm.models import Customer, Follower, Gender, Segment, Stage, Tier, Vehicle
 from scrm.services import segments
+from scrm.services.analytics_common import CHURN_BAND_LABELS, VALUE_SEGMENT_LABELS
 from scrm.services.customer_admin import model_choices, show_phone
 from scrm.services.keyword_admin import dealer_choices
 from scrm.services.scope import Perm, Scope
@@ -112,6 +113,8 @@ def choices(scope: Scope) -> dict[str, Any]:
         "stage": [{"value": k, "label": v} for k, v in STAGE_LABELS.items()],
         "gender": [{"value": k, "label": v} for k, v in GENDER_LABELS.items()],
         "tier": [{"value": t.code, "label": t.name} for t in tiers],
+        "churn_band": [{"value": k.value, "label": v} for k, v in CHURN_BAND_LABELS.items()],
+        "value_segment": [{"value": k.value, "label": v} for k, v in VALUE_SEGMENT_LABELS.items()],
         "dealer": ([{"value": str(d.id), "label": d.name} for d in dealer_choices(scope)]
                    if scope.all_dealers else []),
     }

@@ -76,6 +76,8 @@ def pick_assignee(s: Session, dealer_id: int, customer_id: int | None, follower_
 
 def create(s: Session, new: NewTask) -> int | None:
     """Insert the task unless its dedupe key exists; the new task's id, or None when it already existed."""
+    if s.scalar(sa.select(Task.id).where(Task.dedupe_key == new.dedupe_key[:191])) is not None:
+        return None   # made before: skip choosing an advisor (the insert below still guards a race)
     assignee = new.assignee_id
     if assignee is None:
         assignee = pick_assignee(s, new.dealer_id, new.customer_id, new.follower_id)

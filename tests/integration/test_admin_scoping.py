@@ -24,16 +24,20 @@ from scrm.models import (
     ClubEvent,
     Customer,
     CustomerBinding,
+    CustomerScore,
     Dealer,
     DemoCar,
     DuplicatePair,
     EventRegistration,
     EventStatus,
+    Follower,
     ImportJob,
     ImportKind,
     Journey,
     JourneyKind,
     KeywordReply,
+    LeadIntent,
+    LeadScore,
     Member,
     MergeRecord,
     PairKind,
@@ -47,6 +51,9 @@ from scrm.models import (
     ServiceKind,
     ServiceType,
     StaffUser,
+    StatDaily,
+    Task,
+    TaskRule,
     Tier,
     Trigger,
 )
@@ -65,12 +72,16 @@ ARG_MODELS: dict[str, type[Any]] = {"keyword_id": KeywordReply, "staff_id": Staf
                                     "member_id": Member, "tier_id": Tier, "badge_id": Badge, "event_id": ClubEvent,
                                     "registration_id": EventRegistration,
                                     "reward_id": Reward, "redemption_id": Redemption, "segment_id": Segment,
-                                    "campaign_id": Campaign, "journey_id": Journey}
+                                    "campaign_id": Campaign, "journey_id": Journey, "task_id": Task,
+                                    "follower_id": Follower}
+# URL arguments that name no row (a figure's key): filled with a real value; such a route may answer 200
+# with the user's own data, and is still checked for B's secrets.
+NAME_ARGS: dict[str, str] = {"key": "followers_by_staff"}
 SELF_ROUTES = {"admin.login", "admin.logout", "admin.language", "static"}
 SECRETS = ("B-SECRET-REPLY", "B-SECRET-FOLLOWER", "B-SECRET-STAFF", "B-SECRET-DEALER", "B-SECRET-QR",
            "B-SECRET-CUSTOMER", "B-SECRET-IMPORT", "B-SECRET-APIKEY", "B-SECRET-SERVICE", "B-SECRET-CAR",
            "B-SECRET-CLOSURE", "B-SECRET-EVENT", "B-SECRET-REWARD", "B-SECRET-SEGMENT", "B-SECRET-CAMPAIGN",
-           "B-SECRET-JOURNEY")
+           "B-SECRET-JOURNEY", "B-SECRET-TASK", "B-SECRET-LEAD")
 PAYLOAD = {"reason": "hacked", "add": "5", "cost": "1",
            "keyword": "hacked", "text": "hacked", "match": "exact", "kind": "text", "priority": "1",
            "enabled": "0", "password": "hacked-password-123", "username": "hacker.x", "role": "dealer_staff",
@@ -115,7 +126,9 @@ def _b_world() -> dict[str, Any]:
     booking_ids = _b_booking(b, b_customer)
     loyalty_ids = _b_loyalty(b)
     marketing_ids = _b_marketing(b)
-    return {"a": a, "b": b, "ids": {**booking_ids, **loyalty_ids, **marketing_ids, "keyword_id": b_reply.id,
+    analytics_ids = _b_analytics(b, b_customer, b_staff)
+    return {"a": a, "b": b, "ids": {**booking_ids, **loyalty_ids, **marketing_ids, **analytics_ids, **NAME_ARGS,
+                                    "keyword_id": b_reply.id,
                                     "staff_id": b_staff.id, "dealer_id": b.id,
                                     "customer_id": b_customer.id, "job_id": b_job.id, "key_id": b_key.id,
                                     "code_id": b_code.id, "binding_id": b_binding.id, "pair_id": b_pair.id,
@@ -194,6 +207,28 @@ def _b_marketing(b: Dealer) -> dict[str, int]:
         return {"segment_id": seg.id, "campaign_id": camp.id, "journey_id": journey.id}
 
 
+def _b_analytics(b: Dealer, c: Customer, staff: StaffUser) -> dict[str, int]:
+    """B's follow-up task, a lead with a stated intent, a churn score and a day of follows by B's staff QR."""
+    from datetime import date, timedelta
+
+    from scrm.services import tasks
+
+    lead = make_follower(dealer_id=b.id, remark="B-SECRET-LEAD")
+    with db.transaction() as s:
+        task = tasks.create(s, tasks.NewTask(account_id=b.account_id, dealer_id=b.id, rule=TaskRule.MANUAL,
+                                             dedupe_key="b-secret-task", title="B-SECRET-TASK",
+                                             due_on=date.today() + timedelta(days=1), customer_id=c.id))
+        s.add(LeadIntent(account_id=b.account_id, dealer_id=b.id, follower_id=lead.id, model="B-SECRET-LEAD",
+                         note="B-SECRET-LEAD"))
+        s.add(LeadScore(account_id=b.account_id, dealer_id=b.id, follower_id=lead.id, score=90,
+                        models=["B-SECRET-LEAD"]))
+        s.add(CustomerScore(account_id=b.account_id, dealer_id=b.id, customer_id=c.id, churn_score=90))
+        s.add(StatDaily(account_id=b.account_id, dealer_id=b.id, day=date.today(), metric="follows_staff",
+                        dim=str(staff.id), value=7))
+    assert task is not None
+    return {"task_id": task, "follower_id": lead.id}
+
+
 def _b_merge(b: Dealer, c: Customer) -> tuple[DuplicatePair, MergeRecord]:
     """An open duplicate pair of B's customers and a merge of B's customers."""
     twin = make_customer(b, tags=[])
@@ -255,7 +290,7 @@ def _probe(client: Any, app: Any, ids: dict[str, int]) -> list[str]:
             leaked = [s for s in SECRETS if s in body]
             if leaked:
                 failures.append(f"{method} {url}: shows {leaked}")
-            if rule.arguments and resp.status_code not in (403, 404):
+            if set(rule.arguments) - set(NAME_ARGS) and resp.status_code not in (403, 404):
                 failures.append(f"{method} {url}: status {resp.status_code}, expected 403 or 404")
             if resp.status_code >= 500:
                 failures.append(f"{method} {url}: server error")
@@ -307,4 +342,4 @@ def test_another_accounts_brand_admin_cannot_touch_this_account(client: Any, app
 
 def test_arg_models_match_the_routes(app: Any) -> None:
     args = {a for r in _rules(app) for a in r.arguments}
-    assert args == set(ARG_MODELS), "every id argument of an admin route needs a row in ARG_MODELS"
+    assert args == set(ARG_MODELS) | set(NAME_ARGS), "every id argument of an admin route needs a row in ARG_MODELS"
