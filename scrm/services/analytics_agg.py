@@ -19,6 +19,7 @@ Metrics (dealer_id is the row's dealer and may be NULL; dim is "" unless said):
   the booking was made (`created_at`): cancelled bookings were still made.
 - points_earned (EARN plus positive ADJUST), points_spent (-SPEND), points_expired (-EXPIRE) by day.
 - cohort_size/back6/back12 per month (see analytics_agg_funnel): the last 25 months each refresh.
+- campaign_members/campaign_conversions per campaign arm (see analytics_agg_campaigns), dated the launch day.
 - Snapshots of customer_scores written on day = end: churn_bucket (dim "0".."9"), churn_band,
   value_segment, value_spend (whole yuan, dim = segment).
 """
@@ -40,8 +41,10 @@ from scrm.models import (
     PointsEntry,
     ServiceType,
 )
+from scrm.services import analytics_agg_campaigns as campaign_arms
 from scrm.services import analytics_agg_funnel as funnel
 from scrm.services.analytics_agg_sql import BY_DAY, BY_DIM, Ctx, lit, make_ctx
+from scrm.services.analytics_common import tune
 from scrm.services.errors import Invalid
 from scrm.services.normalize_base import N_
 
@@ -58,6 +61,7 @@ def refresh(s: Session, account_id: int, start: date, end: date, *, light: bool 
     nightly run: they move slowly and cost the most."""
     if end < start:
         raise Invalid(N_("The end day is before the start day."))
+    tune(s)
     c = make_ctx(s, account_id, runtime.get().settings.app.tz, end)
     c.delete(DAILY, start, end)
     c.delete(SNAPSHOTS, end, end)
@@ -66,6 +70,7 @@ def refresh(s: Session, account_id: int, start: date, end: date, *, light: bool 
     rows += funnel.funnel(c, start if light else start - timedelta(days=FUNNEL_BACK_DAYS), end)
     if not light:
         rows += funnel.cohorts(c, end, COHORT_MONTHS)
+        rows += campaign_arms.campaigns(c, end)
     rows += _snapshots(c, end)
     return rows
 

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
 from scrm.models import Budget, BuyTimeline, ChurnBand, ChurnReason, TaskOutcome, TaskRule, ValueSegment
 from scrm.services.normalize_base import N_
 
@@ -69,6 +72,13 @@ TASK_OUTCOME_LABELS: dict[TaskOutcome, str] = {
     TaskOutcome.WRONG_NUMBER: N_("Wrong number"),
     TaskOutcome.OTHER: N_("Other"),
 }
+
+
+def tune(s: Session) -> None:
+    """Give a nightly analytics statement room to hash (PostgreSQL, this transaction only): with the default
+    4 MB an `IN (subquery)` over 500,000 bindings is not hashed and turns into a scan per row."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(sa.text("SET LOCAL work_mem = '128MB'"))
 
 
 def churn_band(score: int) -> ChurnBand:

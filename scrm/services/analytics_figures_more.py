@@ -3,17 +3,14 @@ latest nightly snapshots of churn risk and value segments (re-exported by analyt
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import sqlalchemy as sa
 
-from scrm import db, runtime
+from scrm import db
 from scrm.models import HOLDOUT, Campaign, ChurnBand, ValueSegment
-from scrm.services.analytics_agg_sql import utc_midnight
+from scrm.services.analytics_agg_campaigns import METRICS
 from scrm.services.analytics_common import Figure, Period
-from scrm.services.analytics_figures_read import by_dim, in_scope, latest_day, sums
+from scrm.services.analytics_figures_read import by_dim, latest_day, sums
 from scrm.services.analytics_lift import diff_interval
-from scrm.services.campaign_results import compute_results
 from scrm.services.normalize_base import N_
 from scrm.services.scope import Scope
 
@@ -22,28 +19,28 @@ BUCKETS = [f"{i * 10}-{i * 10 + 9}" for i in range(9)] + ["90-100"]
 
 
 def campaign_lift(scope: Scope, period: Period) -> Figure:
-    """Campaigns launched in the period with a holdout: each arm's conversion rate, lift and 95% interval."""
-    in_scope(scope, period)   # the permission check
+    """Campaigns launched in the period with a holdout: each arm's conversion rate, lift and 95% interval
+    (pre-aggregated per arm by the nightly run; see analytics_agg_campaigns)."""
     s = db.session()
-    tz = runtime.get().settings.app.tz
-    lo, hi = utc_midnight(period.start, tz), utc_midnight(period.end + timedelta(days=1), tz)
-    stmt = (sa.select(Campaign).where(scope.condition(Campaign), Campaign.holdout_pct > 0,
-                                      Campaign.launched_at >= lo, Campaign.launched_at < hi)
-            .order_by(Campaign.launched_at, Campaign.id))
-    if period.dealer_id is not None:
-        stmt = stmt.where(Campaign.dealer_id == period.dealer_id)
+    data = sums(s, scope, period, METRICS)
+    members, conversions = by_dim(data, METRICS[0]), by_dim(data, METRICS[1])
+    arms: dict[int, dict[str, tuple[int, int]]] = {}
+    for dim, n in members.items():
+        cid, arm = dim.split(":", 1)
+        arms.setdefault(int(cid), {})[arm] = (n, conversions.get(dim, 0))
+    camps = list(s.scalars(sa.select(Campaign).where(Campaign.id.in_(list(arms)), scope.condition(Campaign))
+                           .order_by(Campaign.launched_at, Campaign.id))) if arms else []
     rows: list[list[object]] = []
-    for c in s.scalars(stmt):
-        arms = compute_results(s, c).arms
-        base = next((a for a in arms if a.key == HOLDOUT), None)
-        for a in arms:
-            rate = round(a.rate * 100, 1)
-            if a.key == HOLDOUT or base is None or not base.members or not a.members:
-                rows.append([c.name, a.key, a.members, a.conversions, rate, NO_LIFT, None, None])
+    for c in camps:
+        base_n, base_x = arms[c.id].get(HOLDOUT, (0, 0))
+        for key in [str(v["key"]) for v in c.variants] + [HOLDOUT]:
+            n, x = arms[c.id].get(key, (0, 0))
+            rate = round(x / n * 100, 1) if n else 0.0
+            if key == HOLDOUT or not base_n or not n:
+                rows.append([c.name, key, n, x, rate, NO_LIFT, None, None])
                 continue
-            low, high = diff_interval(a.conversions, a.members, base.conversions, base.members)
-            lift = round((a.rate - base.conversions / base.members) * 100, 1)
-            rows.append([c.name, a.key, a.members, a.conversions, rate, lift, round(low * 100, 1),
+            low, high = diff_interval(x, n, base_x, base_n)
+            rows.append([c.name, key, n, x, rate, round((x / n - base_x / base_n) * 100, 1), round(low * 100, 1),
                          round(high * 100, 1)])
     return Figure("campaign_lift", N_("Campaign lift over the holdout"), "table",
                   [N_("Campaign"), N_("Variant"), N_("Recipients"), N_("Conversions"), N_("Rate (%)"),

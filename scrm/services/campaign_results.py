@@ -129,6 +129,15 @@ def _conversions(s: Session, c: Campaign, runs: list[CampaignRun]) -> dict[str, 
     return out
 
 
+def arm_counts(s: Session, c: Campaign) -> tuple[dict[str, int], dict[str, int]]:
+    """Members and conversions per arm (the dashboard's pre-aggregated campaign lift)."""
+    runs = list(s.scalars(sa.select(CampaignRun).where(CampaignRun.campaign_id == c.id)))
+    members = {str(k): int(n) for k, n in s.execute(
+        sa.select(CampaignMember.arm, sa.func.count()).where(CampaignMember.campaign_id == c.id)
+        .group_by(CampaignMember.arm)).all()}
+    return members, _conversions(s, c, runs)
+
+
 def compute_results(s: Session, c: Campaign) -> Results:
     """Results of a loaded campaign in the caller's session."""
     runs = list(s.scalars(sa.select(CampaignRun).where(CampaignRun.campaign_id == c.id)

@@ -40,6 +40,7 @@ from scrm.models import (
     Stage,
     Vehicle,
 )
+from scrm.services.analytics_common import tune
 from scrm.services.lead_intent import models_of
 
 MENU_POINTS, MENU_MAX = 3, 15
@@ -217,6 +218,7 @@ def _upsert(s: Session, rows: list[dict[str, Any]]) -> None:
 
 def score_all(s: Session, account_id: int, now: datetime) -> int:
     """Rewrite every prospect's lead score; the rows written."""
+    tune(s)
     prospects = s.execute(prospects_query(account_id)).all()
     sig = gather(s, account_id, now)
     dealer_of = {fid: dealer or (sig.customers[fid][1] if fid in sig.customers else None)

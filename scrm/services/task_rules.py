@@ -30,7 +30,7 @@ from scrm.models import (
     Vehicle,
 )
 from scrm.services import events_bus, tasks
-from scrm.services.analytics_common import reasons_of
+from scrm.services.analytics_common import reasons_of, tune
 from scrm.services.booking_events import BookingRated
 from scrm.services.normalize_base import N_
 
@@ -208,6 +208,7 @@ RULES: dict[str, Any] = {
 
 def run_rules(s: Session, account_id: int, today: date) -> dict[str, int]:
     """Make the tasks every rule calls for today; counts per rule."""
+    tune(s)
     return {name: int(rule(s, account_id, today)) for name, rule in RULES.items()}
 
 

@@ -93,3 +93,35 @@ def test_dashboard_to_churn_list_to_customer(page: Any) -> None:
     expect(page.locator("#analytics")).to_contain_text("近 12 个月到店 1 次，之前 12 个月 3 次")
     page.locator("#analytics").scroll_into_view_if_needed()
     _shot(page, "customer-panel-1280")
+
+
+def test_must_show_dashboard_churn_drill_down_then_act_on_the_task(page: Any) -> None:
+    """Issue 7's must-show path in one go: the dashboard, a churn bucket, the task made from the churn list,
+    the outcome recorded on the task page, and the outcome on the customer's timeline."""
+    dealer = _world()
+    make_staff(Role.DEALER_STAFF, dealer=dealer, display_name="刘顾问")
+    sign_in(page, make_staff(Role.DEALER_MANAGER, dealer=dealer).username)
+    page.goto("/admin/analytics/")
+    page.locator("#fig-churn_distribution a.chart-link").nth(7).click()
+    page.wait_for_url("**/admin/analytics/churn?min=70&max=79")
+    row = page.locator("#churn-table tbody tr").filter(has_text="陈高危")
+    row.locator("button[type=submit]").click()
+    expect(page.locator("#churn-table tbody tr").filter(has_text="陈高危")).to_contain_text("回访任务进行中")
+
+    page.goto("/admin/tasks/")
+    task = page.locator("#tasks-table tbody tr").filter(has_text="陈高危")
+    expect(task).to_contain_text("刘顾问")                       # the least loaded advisor got it
+    task.locator("text=记录结果").click()
+    page.wait_for_url("**/admin/tasks/*")
+    page.check("input[name=outcome][value=booked]")
+    page.fill("#tk-note", "已约周六上午到店保养")
+    page.click("#close-form button[type=submit]")
+    page.wait_for_url("**/admin/tasks/")
+    expect(page.locator("body")).not_to_contain_text("陈高危")           # closed: off the open list
+
+    page.locator("nav >> text=流失风险").click()
+    page.click("#churn-table >> text=陈高危")
+    timeline = page.locator("#timeline")
+    expect(timeline).to_contain_text("完成回访")
+    expect(timeline).to_contain_text("已约周六上午到店保养")
+    _shot(page, "must-show-timeline")

@@ -130,9 +130,34 @@ def test_campaign_lift(app_ctx: Any) -> None:
                 cust = {"f1": w.c["a1"].id, "f3": w.c["a2"].id}.get(k)
                 s.add(CampaignMember(campaign_id=c.id, occurrence=1, follower_id=w.f[k].id, customer_id=cust, arm=arm))
     # f1's customer booked on 10-10, f3's customer came in on 10-15; f2's booking was cancelled
+    assert fig.campaign_lift(admin(), Period(date(2026, 10, 1), D12)).rows == []   # not aggregated yet
+    refresh()
     lift = fig.campaign_lift(admin(), Period(date(2026, 10, 1), D12))
     low, high = diff_interval(2, 3, 0, 2)
     assert lift.rows == [["秋季保养", "a", 3, 2, 66.7, 66.7, round(low * 100, 1), round(high * 100, 1)],
                          ["秋季保养", HOLDOUT, 2, 0, 0.0, "—", None, None]]
     assert fig.campaign_lift(manager(w.b.dealer.id), Period(date(2026, 10, 1), D12)).rows == []
     assert fig.campaign_lift(admin(), Period(D10, D12)).rows == []     # launched the day before
+
+
+def test_campaign_arms_are_rewritten_until_their_window_settles(app_ctx: Any) -> None:
+    w = world()
+    with db.transaction() as s:
+        c = Campaign(account_id=account_id("demo"), dealer_id=w.a.dealer.id, name="秋季保养", holdout_pct=10,
+                     variants=[{"key": "a"}], status=CampaignStatus.DONE, launched_at=at(date(2026, 10, 9), 10),
+                     conversion_days=14)
+        s.add(c)
+        s.flush()
+        s.add(CampaignRun(campaign_id=c.id, occurrence=1, started_at=at(date(2026, 10, 9), 10)))
+        s.add(CampaignMember(campaign_id=c.id, occurrence=1, follower_id=w.f["f1"].id, arm="a"))
+    refresh()
+    period = Period(date(2026, 10, 1), D12)
+    assert [r[2] for r in fig.campaign_lift(admin(), period).rows] == [1, 0]
+    with db.transaction() as s:
+        s.add(CampaignMember(campaign_id=c.id, occurrence=1, follower_id=w.f["f2"].id, arm="a"))
+    refresh()                                            # 10-12: the window is open, the arm is recounted
+    assert [r[2] for r in fig.campaign_lift(admin(), period).rows] == [2, 0]
+    with db.transaction() as s:
+        s.add(CampaignMember(campaign_id=c.id, occurrence=1, follower_id=w.f["f3"].id, arm="a"))
+    refresh(date(2026, 11, 20), date(2026, 11, 20))      # settled (10-09 + 14 days + 3): left as it was
+    assert [r[2] for r in fig.campaign_lift(admin(), period).rows] == [2, 0]
