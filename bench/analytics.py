@@ -5,10 +5,11 @@ their history (vehicles, repair orders, followers, bindings, bookings, points, c
   (1) generation time;
   (2) analytics_scores.score_all, analytics_agg.refresh over 35 days and over 3 years,
       lead_scoring.score_all, task_rules.run_rules and the whole analytics_nightly.run, each timed;
+      then the churn backtest as of a year ago (precision of the top 1 % and 5 % and of the HIGH band);
   (3) every public function of analytics_figures with a brand-admin and a dealer-manager scope over 30 and
       365 days: one warm-up, then `--runs` timed calls; p50 and p99 of the worst combination per figure;
   (4) the churn drill-down (first page, band high).
-A step that is not written yet (NotImplementedError) is reported as null with a note; the run goes on.
+A step that fails is reported as null with a note; the run goes on.
 
     python bench/analytics.py --size 1000000
 

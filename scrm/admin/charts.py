@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from flask_babel import gettext
 from markupsafe import Markup, escape
 
 from scrm.admin.charts_axes import (
@@ -151,8 +152,9 @@ def funnel(fig: Figure, empty_text: str) -> Markup:
                      f'fill="{colour(0)}" fill-opacity="{1 - i * 0.12:.2f}"><title>{escape(r[0])}: {escape(fmt(v))}'
                      f"</title></rect>")
         parts.append(text(mid, y + 28, fmt(v), anchor="middle", fill="#ffffff" if w > 60 else INK, weight="600"))
-        if prev is not None:
-            rate = f"↓ {v / prev * 100:.1f}%" if prev else "↓ —"
+        if prev is not None:   # a step can outgrow the one before (walk-in visits without a booking)
+            rate = (f"↓ {v / prev * 100:.1f}%" if v <= prev else
+                    gettext("%(pct)s of follows", pct=f"{v / first * 100:.1f}%")) if prev else "↓ —"
             parts.append(text(mid, y + 8, rate, anchor="middle", size=11, fill=MUTED))
         prev = v
     return frame(fig, 8 + len(fig.rows) * row_h, "".join(parts), kind="funnel")
@@ -191,12 +193,12 @@ def histogram(fig: Figure, empty_text: str, href: Href | None = None,
 
 
 def interval(fig: Figure, empty_text: str, label: Callable[[list[Any]], str] | None = None,
-             point: int = 5, low: int = 6, high: int = 7, unit: str = "pp") -> Markup:
+             point: int = 5, low: int = 6, high: int = 7, unit: str = "pp", width: float = WIDTH) -> Markup:
     """One row per estimate: a point with its confidence interval whisker around a zero line."""
     rows = [r for r in fig.rows if len(r) > high and None not in (num(r[point]), num(r[low]), num(r[high]))]
     if not rows:
         return empty(fig, empty_text)
-    row_h, label_w, right, top = 30.0, 124.0, WIDTH - 14.0, 18.0
+    row_h, label_w, right, top = 30.0, 124.0 if width <= WIDTH else 200.0, width - 14.0, 18.0
     values = [v for r in rows for v in (num(r[low]) or 0.0, num(r[high]) or 0.0)]
     ticks = nice_ticks(min(0.0, *values), max(0.0, *values), 4)
     lo, hi = ticks[0], ticks[-1]
@@ -216,13 +218,13 @@ def interval(fig: Figure, empty_text: str, label: Callable[[list[Any]], str] | N
         c = colour(1) if a > 0 else colour(3) if b < 0 else colour(0)
         name = label(r) if label else str(r[0])
         parts.append(f"<g><title>{escape(name)}: {escape(fmt(p))} {unit} ({escape(fmt(a))} – {escape(fmt(b))})</title>"
-                     + text(label_w - 8, y + 4, short(name, 9), anchor="end", fill=INK)
+                     + text(label_w - 8, y + 4, short(name, 9 if width <= WIDTH else 16), anchor="end", fill=INK)
                      + f'<line x1="{x_of(a):.1f}" x2="{x_of(b):.1f}" y1="{y:.1f}" y2="{y:.1f}" stroke="{c}" '
                        f'stroke-width="2"/>'
                      + "".join(f'<line x1="{x_of(e):.1f}" x2="{x_of(e):.1f}" y1="{y - 5:.1f}" y2="{y + 5:.1f}" '
                                f'stroke="{c}" stroke-width="2"/>' for e in (a, b))
                      + f'<circle cx="{x_of(p):.1f}" cy="{y:.1f}" r="4.5" fill="{c}"/></g>')
-    return frame(fig, height, "".join(parts), kind="interval")
+    return frame(fig, height, "".join(parts), kind="interval", width=width)
 
 
 def render(fig: Figure, empty_text: str, href: Href | None = None) -> Markup:

@@ -85,11 +85,13 @@ def _chart(fig: Figure, empty_text: str, query: dict[str, Any]) -> Markup:
             lo, hi = show.churn_bucket_range(i)
             return url_for(".churn", min=lo, max=hi, dealer=query.get("dealer") or None)
         return charts.histogram(fig, empty_text, href, _bucket_colour)
-    if fig.key == "followers_over_time":   # wide on a desktop, the phone-sized drawing below 760px
+    if fig.key in ("followers_over_time", "points"):   # wide on a desktop, the phone-sized drawing below 760px
         return Markup('<div class="an-only-wide">{}</div><div class="an-only-narrow">{}</div>').format(
             charts.line(fig, empty_text, width=WIDE), charts.line(fig, empty_text))
     if fig.key == "campaign_lift":
-        return charts.interval(fig, empty_text, label=lambda r: f"{r[0]} · {r[1]}")
+        return Markup('<div class="an-only-wide">{}</div><div class="an-only-narrow">{}</div>').format(
+            charts.interval(fig, empty_text, label=lambda r: f"{r[0]} · {r[1]}", width=WIDE),
+            charts.interval(fig, empty_text, label=lambda r: f"{r[0]} · {r[1]}"))
     return charts.render(fig, empty_text)
 
 

@@ -88,15 +88,21 @@ def close(scope: Scope, staff: StaffUser, task_id: int, *, outcome: str, note: s
         return task
 
 
-def postpone(scope: Scope, staff: StaffUser, task_id: int, *, due_on: date | None, reason: str, today: date,
-             ip: str = "") -> Task:
-    """Move the due date to a later day, with a reason."""
-    due = _future_day(due_on, today, "due_on")
+def _reason(reason: str) -> str:
+    """A cleaned, required reason of at most REASON_MAX characters."""
     text = _clean(reason)
     if not text:
         raise Invalid(N_("Please give a reason."), field="reason")
     if len(text) > REASON_MAX:
         raise Invalid(N_("The reason may have at most %(n)s characters."), field="reason", n=REASON_MAX)
+    return text
+
+
+def postpone(scope: Scope, staff: StaffUser, task_id: int, *, due_on: date | None, reason: str, today: date,
+             ip: str = "") -> Task:
+    """Move the due date to a later day, with a reason."""
+    due = _future_day(due_on, today, "due_on")
+    text = _reason(reason)
     with db.transaction() as s:
         task = _open_task(s, scope, task_id)
         old = task.due_on
@@ -131,11 +137,7 @@ def reassign(scope: Scope, staff: StaffUser, task_id: int, *, assignee_id: int |
 def cancel(scope: Scope, staff: StaffUser, task_id: int, *, reason: str, ip: str = "") -> Task:
     """Cancel a task that no longer makes sense, with a reason (managers only)."""
     scope.require(Perm.TASKS_MANAGE)
-    text = _clean(reason)
-    if not text:
-        raise Invalid(N_("Please give a reason."), field="reason")
-    if len(text) > REASON_MAX:
-        raise Invalid(N_("The reason may have at most %(n)s characters."), field="reason", n=REASON_MAX)
+    text = _reason(reason)
     with db.transaction() as s:
         task = _open_task(s, scope, task_id)
         now = db.utcnow()

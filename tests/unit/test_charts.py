@@ -82,6 +82,13 @@ def test_funnel_shows_step_conversion() -> None:
     assert "↓ 40.0%" in texts and "↓ 25.0%" in texts
 
 
+def test_funnel_step_larger_than_the_one_before_shows_its_share_of_follows() -> None:
+    fig = Figure("funnel", "Funnel", "funnel", ["Step", "Followers", "Share"],
+                 [["Follow", 200, 100.0], ["Booked", 10, 5.0], ["Visited", 25, 12.5]])
+    texts = [t.text for t in _svg(charts.funnel(fig, "empty")).iter(f"{SVG}text")]
+    assert "↓ 5.0%" in texts and "12.5% of follows" in texts and not any("250" in (x or "") for x in texts)
+
+
 def test_histogram_buckets_link() -> None:
     fig, _ = FIGS["hist"]
     out = charts.histogram(fig, "empty", href=lambda i, r: f"/churn?min={i * 10}&max={i * 10 + 9}")
