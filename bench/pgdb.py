@@ -16,10 +16,15 @@ def _admin(sql: str) -> None:
     engine.dispose()
 
 
+def database_url(name: str) -> str:
+    """The URL of database `name` on the benchmark server."""
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
 def prepare_database(name: str) -> str:
     """Create database `name`, migrate it with the project's migration, and return its URL."""
     _admin(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    url = database_url(name)
     from scrm.migrate import upgrade
 
     upgrade(url)

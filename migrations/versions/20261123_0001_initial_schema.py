@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 07:35:38.576592
+Create Date: 2026-11-23 12:24:15.559059
 """
 
 from __future__ import annotations
@@ -414,7 +414,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_customer_scores_customer_id_customers')),
     sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_customer_scores_dealer_id_dealers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_scores')),
-    sa.UniqueConstraint('customer_id', name=op.f('uq_customer_scores_customer_id'))
+    sa.UniqueConstraint('customer_id', name=op.f('uq_customer_scores_customer_id')),
+    postgresql_with={'fillfactor': 50}
     )
     with op.batch_alter_table('customer_scores', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_customer_scores_account_id'), ['account_id'], unique=False)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from scrm import db, runtime
 from scrm.models import Customer, CustomerScore
 from scrm.services import analytics_scores_sql as q
+from scrm.services.analytics_common import analyze, tune
 
 _UPDATE = ", ".join(f"{c} = excluded.{c}" for c in q.COLUMNS if c not in ("customer_id",))
 
@@ -30,11 +31,15 @@ def is_postgres(s: Session) -> bool:
     return s.get_bind().dialect.name == "postgresql"
 
 
+# The day-per-customer aggregate of 3,000,000 repair orders needs about 360 MB of hash table: at 128 MB
+# (hash memory 256 MB) it spilled to disk in 21 batches and the statement took 90-100 s instead of 77 s.
+SCORES_WORK_MEM = "256MB"
+
+
 def score_all(s: Session, account_id: int, today: date, now: datetime | None = None) -> int:
     """Rewrite every customer's value segment and churn risk; the rows written."""
     postgres = is_postgres(s)
-    if postgres:
-        s.execute(sa.text("SET LOCAL work_mem = '128MB'"))
+    tune(s, SCORES_WORK_MEM)
     cols = ", ".join(q.COLUMNS)
     sql = (f"INSERT INTO customer_scores ({cols})\n{q.select_sql(postgres)}\n"
            f"ON CONFLICT (customer_id) DO UPDATE SET {_UPDATE}")
@@ -43,4 +48,5 @@ def score_all(s: Session, account_id: int, today: date, now: datetime | None = N
         Customer.account_id == account_id, sa.or_(Customer.merged_into_id.isnot(None), Customer.erased_at.isnot(None)))
     s.execute(sa.delete(CustomerScore).where(CustomerScore.account_id == account_id,
                                              CustomerScore.customer_id.in_(gone)))
+    analyze(s, CustomerScore.__tablename__)
     return int(getattr(result, "rowcount", 0) or 0)

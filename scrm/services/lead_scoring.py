@@ -15,7 +15,6 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from scrm.models import (
@@ -29,7 +28,6 @@ from scrm.models import (
     Direction,
     Follower,
     LeadIntent,
-    LeadScore,
     LinkClick,
     Member,
     MessageLog,
@@ -42,6 +40,7 @@ from scrm.models import (
 )
 from scrm.services.analytics_common import tune
 from scrm.services.lead_intent import models_of
+from scrm.services.lead_scoring_write import write_scores
 
 MENU_POINTS, MENU_MAX = 3, 15
 LINK_POINTS, LINK_MAX = 4, 16
@@ -55,20 +54,22 @@ TIMELINE_POINTS = {BuyTimeline.WITHIN_1M: 25, BuyTimeline.WITHIN_3M: 18, BuyTime
 DISTANCE_BANDS = ((10.0, 12), (30.0, 8), (60.0, 4))
 FAR_KM, FAR_POINTS = 150.0, -5
 INTENT_CODES = frozenset({"timeline", "budget", "model"})
-BATCH = 5000
 
 
 def prospects_query(account_id: int) -> sa.Select[int, int | None, Decimal | None, Decimal | None, int | None]:
     """Subscribed, non-staff followers of the account with no owner record bound."""
     staff = sa.select(StaffUser.follower_id).where(StaffUser.account_id == account_id,
                                                    StaffUser.follower_id.is_not(None))
-    has_vehicle = sa.exists().where(Vehicle.customer_id == Customer.id)
-    owner = sa.exists().where(CustomerBinding.follower_id == Follower.id,
-                              Customer.id == CustomerBinding.customer_id,
-                              sa.or_(Customer.stage == Stage.OWNER, has_vehicle))
+    vehicle_owners = sa.select(Vehicle.customer_id).where(Vehicle.account_id == account_id)
+    # NOT IN (not a correlated NOT EXISTS): PostgreSQL hashes the owners once instead of probing the
+    # bindings, customers and vehicles for each of several hundred thousand followers.
+    owners = (sa.select(CustomerBinding.follower_id).join(Customer, Customer.id == CustomerBinding.customer_id)
+              .where(CustomerBinding.account_id == account_id,
+                     sa.or_(Customer.stage == Stage.OWNER, Customer.id.in_(vehicle_owners))))
     return sa.select(Follower.id, Follower.dealer_id, Follower.latitude, Follower.longitude,
                      Follower.referrer_id).where(
-        Follower.account_id == account_id, Follower.subscribed.is_(True), Follower.id.not_in(staff), ~owner)
+        Follower.account_id == account_id, Follower.subscribed.is_(True), Follower.id.not_in(staff),
+        Follower.id.not_in(owners))
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -206,16 +207,6 @@ def score_one(fid: int, referrer: int | None, km: float | None, vocab: list[tupl
     return max(0, min(100, engagement + intent)), engagement, intent, parts, models
 
 
-def _upsert(s: Session, rows: list[dict[str, Any]]) -> None:
-    insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(LeadScore)
-    keep = {c: stmt.excluded[c] for c in ("account_id", "dealer_id", "customer_id", "score", "engagement",
-                                          "intent", "parts", "models", "distance_km", "scored_at")}
-    stmt = stmt.on_conflict_do_update(index_elements=["follower_id"], set_=keep)
-    for i in range(0, len(rows), BATCH):
-        s.execute(stmt, rows[i:i + BATCH])
-
-
 def score_all(s: Session, account_id: int, now: datetime) -> int:
     """Rewrite every prospect's lead score; the rows written."""
     tune(s)
@@ -239,8 +230,5 @@ def score_all(s: Session, account_id: int, now: datetime) -> int:
                          engagement=engagement, intent=intent, parts=parts, models=models,
                          distance_km=None if km is None else Decimal(str(round(min(km, 9999999.0), 1))),
                          scored_at=now))
-    _upsert(s, rows)
-    s.execute(sa.delete(LeadScore).where(
-        LeadScore.account_id == account_id,
-        LeadScore.follower_id.not_in(prospects_query(account_id).with_only_columns(Follower.id))))
+    write_scores(s, account_id, rows, prospects_query(account_id).with_only_columns(Follower.id))
     return len(rows)

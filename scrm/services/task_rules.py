@@ -29,7 +29,7 @@ from scrm.models import (
     TaskStatus,
     Vehicle,
 )
-from scrm.services import events_bus, tasks
+from scrm.services import events_bus, tasks, tasks_bulk
 from scrm.services.analytics_common import reasons_of, tune
 from scrm.services.booking_events import BookingRated
 from scrm.services.normalize_base import N_
@@ -74,14 +74,12 @@ def after_purchase(s: Session, account_id: int, today: date) -> int:
                             Vehicle.purchase_date.between(today - timedelta(days=AFTER_PURCHASE_DAYS[1]),
                                                           today - timedelta(days=AFTER_PURCHASE_DAYS[0])))
                      .order_by(Vehicle.id)).all()
-    made = 0
-    for vehicle_id, customer_id, dealer_id, bought in rows:
-        made += _make(s, tasks.NewTask(
-            account_id=account_id, dealer_id=dealer_id, rule=TaskRule.AFTER_PURCHASE,
-            dedupe_key=f"after_purchase:vehicle:{vehicle_id}", title=TITLES[TaskRule.AFTER_PURCHASE],
-            due_on=today, customer_id=customer_id,
-            detail={"vehicle_id": vehicle_id, "purchase_date": bought.isoformat() if bought else ""}))
-    return made
+    return tasks_bulk.create_many(s, [tasks.NewTask(
+        account_id=account_id, dealer_id=dealer_id, rule=TaskRule.AFTER_PURCHASE,
+        dedupe_key=f"after_purchase:vehicle:{vehicle_id}", title=TITLES[TaskRule.AFTER_PURCHASE],
+        due_on=today, customer_id=customer_id,
+        detail={"vehicle_id": vehicle_id, "purchase_date": bought.isoformat() if bought else ""})
+        for vehicle_id, customer_id, dealer_id, bought in rows])
 
 
 def churn_key(customer_id: int, today: date) -> str:
@@ -112,16 +110,13 @@ def churn_risk(s: Session, account_id: int, today: date) -> int:
     wanted = [(cid, did) for cid, did, rn in picked if rn <= CHURN_TASKS_PER_DEALER_DAY - made_today.get(did, 0)]
     scores = {sc.customer_id: sc for sc in s.scalars(sa.select(CustomerScore).where(
         CustomerScore.customer_id.in_([cid for cid, _ in wanted])))} if wanted else {}
-    made = 0
-    for customer_id, dealer_id in wanted:
-        score = scores[customer_id]
-        made += _make(s, tasks.NewTask(
-            account_id=account_id, dealer_id=dealer_id, rule=TaskRule.CHURN_RISK,
-            dedupe_key=churn_key(score.customer_id, today), title=TITLES[TaskRule.CHURN_RISK],
-            due_on=today + timedelta(days=CHURN_DUE_DAYS), customer_id=score.customer_id,
-            detail={"score": score.churn_score, "overdue_days": score.overdue_days,
-                    "reasons": [str(r.name).lower() for r in reasons_of(score.churn_reasons)]}))
-    return made
+    return tasks_bulk.create_many(s, [tasks.NewTask(
+        account_id=account_id, dealer_id=dealer_id, rule=TaskRule.CHURN_RISK,
+        dedupe_key=churn_key(customer_id, today), title=TITLES[TaskRule.CHURN_RISK],
+        due_on=today + timedelta(days=CHURN_DUE_DAYS), customer_id=customer_id,
+        detail={"score": scores[customer_id].churn_score, "overdue_days": scores[customer_id].overdue_days,
+                "reasons": [str(r.name).lower() for r in reasons_of(scores[customer_id].churn_reasons)]})
+        for customer_id, dealer_id in wanted])
 
 
 def customer_of(s: Session, b: Booking) -> Customer | None:
@@ -145,8 +140,11 @@ def no_purchase_after_test_drive(s: Session, account_id: int, today: date) -> in
                             Booking.start_at >= _start_of(today - timedelta(days=TEST_DRIVE_DAYS[1])),
                             Booking.start_at < _start_of(today - timedelta(days=TEST_DRIVE_DAYS[0] - 1)))
                      .order_by(Booking.id)).all()
-    made = 0
+    done = tasks_bulk.existing_keys(s, (_drive_key(b) for b, _ in rows))
+    news: list[tasks.NewTask] = []
     for b, service in rows:
+        if _drive_key(b) in done:
+            continue
         driven = b.start_at.astimezone(tz).date()
         c = customer_of(s, b)
         if b.customer_id is not None and c is None:
@@ -154,23 +152,35 @@ def no_purchase_after_test_drive(s: Session, account_id: int, today: date) -> in
         if c is not None and s.scalar(sa.select(Vehicle.id).where(
                 Vehicle.customer_id == c.id, Vehicle.purchase_date >= driven).limit(1)) is not None:
             continue
-        made += _make(s, tasks.NewTask(
+        news.append(tasks.NewTask(
             account_id=account_id, dealer_id=b.dealer_id, rule=TaskRule.TEST_DRIVE_NO_PURCHASE,
-            dedupe_key=f"test_drive:booking:{b.id}", title=TITLES[TaskRule.TEST_DRIVE_NO_PURCHASE],
+            dedupe_key=_drive_key(b), title=TITLES[TaskRule.TEST_DRIVE_NO_PURCHASE],
             due_on=today, customer_id=c.id if c else None, follower_id=b.follower_id,
             detail={"booking_id": b.id, "test_drive_on": driven.isoformat(), "service": service,
                     "contact": b.contact_name}))
-    return made
+    return tasks_bulk.create_many(s, news)
+
+
+def _drive_key(b: Booking) -> str:
+    return f"test_drive:booking:{b.id}"
+
+
+def _rating_key(b: Booking) -> str:
+    return f"low_rating:booking:{b.id}"
+
+
+def _rating_task(s: Session, b: Booking, service: str, today: date) -> tasks.NewTask:
+    c = customer_of(s, b)
+    return tasks.NewTask(
+        account_id=b.account_id, dealer_id=b.dealer_id, rule=TaskRule.LOW_RATING,
+        dedupe_key=_rating_key(b), title=TITLES[TaskRule.LOW_RATING], due_on=today,
+        customer_id=c.id if c else None, follower_id=b.follower_id,
+        detail={"booking_id": b.id, "score": b.satisfaction, "service": service, "contact": b.contact_name})
 
 
 def low_rating_task(s: Session, b: Booking, service: str, today: date) -> int:
     """The call-back task of one low-rated booking (0 when it already exists)."""
-    c = customer_of(s, b)
-    return _make(s, tasks.NewTask(
-        account_id=b.account_id, dealer_id=b.dealer_id, rule=TaskRule.LOW_RATING,
-        dedupe_key=f"low_rating:booking:{b.id}", title=TITLES[TaskRule.LOW_RATING], due_on=today,
-        customer_id=c.id if c else None, follower_id=b.follower_id,
-        detail={"booking_id": b.id, "score": b.satisfaction, "service": service, "contact": b.contact_name}))
+    return _make(s, _rating_task(s, b, service, today))
 
 
 def low_rating(s: Session, account_id: int, today: date) -> int:
@@ -180,7 +190,9 @@ def low_rating(s: Session, account_id: int, today: date) -> int:
                             Booking.satisfaction <= LOW_RATING_MAX,
                             Booking.completed_at >= _start_of(today - timedelta(days=LOW_RATING_DAYS)))
                      .order_by(Booking.id)).all()
-    return sum(low_rating_task(s, b, service, today) for b, service in rows)
+    done = tasks_bulk.existing_keys(s, (_rating_key(b) for b, _ in rows))
+    return tasks_bulk.create_many(s, [_rating_task(s, b, service, today) for b, service in rows
+                                      if _rating_key(b) not in done])
 
 
 def on_rated(s: Session, event: BookingRated) -> None:

@@ -9,7 +9,7 @@ DO NOTHING, so two schedulers or a rule run racing an event never make it twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,6 +30,7 @@ from scrm.models import (
 )
 from scrm.services.normalize_base import N_
 
+KEY_LEN = 191                       # dedupe keys are cut to the column's length
 TIMELINE_KIND = "task"
 TIMELINE_TITLE = N_("Follow-up done")
 
@@ -74,21 +75,25 @@ def pick_assignee(s: Session, dealer_id: int, customer_id: int | None, follower_
         .order_by(manager_last, open_tasks, StaffUser.id).limit(1))
 
 
+def task_values(new: NewTask, assignee: int | None, now: datetime) -> dict[str, Any]:
+    """The row of a new task."""
+    return dict(account_id=new.account_id, dealer_id=new.dealer_id, customer_id=new.customer_id,
+                follower_id=new.follower_id, rule=new.rule.value, dedupe_key=new.dedupe_key[:KEY_LEN],
+                title=new.title[:200], detail=new.detail or {}, assignee_id=assignee, due_on=new.due_on,
+                status=TaskStatus.OPEN.value, outcome_note="", created_by=new.created_by,
+                created_at=now, updated_at=now)
+
+
 def create(s: Session, new: NewTask) -> int | None:
     """Insert the task unless its dedupe key exists; the new task's id, or None when it already existed."""
-    if s.scalar(sa.select(Task.id).where(Task.dedupe_key == new.dedupe_key[:191])) is not None:
+    if s.scalar(sa.select(Task.id).where(Task.dedupe_key == new.dedupe_key[:KEY_LEN])) is not None:
         return None   # made before: skip choosing an advisor (the insert below still guards a race)
     assignee = new.assignee_id
     if assignee is None:
         assignee = pick_assignee(s, new.dealer_id, new.customer_id, new.follower_id)
-    now = db.utcnow()
-    values = dict(account_id=new.account_id, dealer_id=new.dealer_id, customer_id=new.customer_id,
-                  follower_id=new.follower_id, rule=new.rule.value, dedupe_key=new.dedupe_key[:191],
-                  title=new.title[:200], detail=new.detail or {}, assignee_id=assignee, due_on=new.due_on,
-                  status=TaskStatus.OPEN.value, outcome_note="", created_by=new.created_by,
-                  created_at=now, updated_at=now)
     insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(Task).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Task.id)
+    stmt = (insert(Task).values(**task_values(new, assignee, db.utcnow()))
+            .on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Task.id))
     return s.scalar(stmt)
 
 

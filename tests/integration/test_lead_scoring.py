@@ -159,3 +159,24 @@ def test_owners_staff_and_unfollowed_are_not_prospects_and_invited_at_survives(a
     assert set(rows) == {lead.id}
     assert rows[lead.id].invited_at == invited and rows[lead.id].score == 18
     assert gone.id not in rows and owner_stage.id not in rows and with_car.id not in rows and staff_f.id not in rows
+
+
+def test_a_second_night_rewrites_only_the_scores_that_changed(app_ctx: Any) -> None:
+    d = _place(make_shop())
+    still = make_follower(dealer_id=d.id)
+    moved = make_follower(dealer_id=d.id)
+    _intent(still, BuyTimeline.WITHIN_3M, None)
+    _intent(moved, BuyTimeline.LATER, None)
+    first = utcnow() - timedelta(days=1)
+    rows = _run(first)
+    assert rows[still.id].scored_at == first and rows[moved.id].score == 3
+    with db.transaction() as s:
+        s.scalars(sa.select(LeadIntent).where(LeadIntent.follower_id == moved.id)).one().timeline = \
+            BuyTimeline.WITHIN_1M
+    second = utcnow()
+    rows = _run(second)
+    assert rows[moved.id].score == 25 and rows[moved.id].scored_at == second
+    assert rows[still.id].score == 18 and rows[still.id].scored_at == first       # untouched
+    with db.transaction() as s:                                                   # nobody left: all rows go
+        s.execute(sa.update(Follower).where(Follower.id.in_([still.id, moved.id])).values(subscribed=False))
+    assert _run() == {}

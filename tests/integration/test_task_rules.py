@@ -209,3 +209,29 @@ def test_churn_tasks_are_capped_per_dealer_and_day_highest_risk_first(app_ctx: A
     assert made == {c.id for c in customers[5:]}  # the 20 highest scores
     assert run(today)["churn_risk"] == 0          # the same day: the dealer's quota is used
     assert run(today + timedelta(days=1))["churn_risk"] == 5   # the rest the next day
+
+
+def test_a_nights_batch_spreads_tasks_as_one_by_one_would_and_keeps_qr_owners(app_ctx: Any) -> None:
+    d = make_dealer()
+    manager = make_staff(Role.DEALER_MANAGER, dealer=d)
+    a, b = make_staff(Role.DEALER_STAFF, dealer=d), make_staff(Role.DEALER_STAFF, dealer=d)
+    gone = make_staff(Role.DEALER_STAFF, dealer=d)
+    with db.transaction() as s:                          # an inactive advisor gets nothing, even by QR code
+        s.get_one(type(gone), gone.id).active = False
+    today = local_today()
+    brought = make_customer(d)                           # came through b's QR code
+    bind(brought, make_follower(dealer_id=d.id, staff_id=b.id))
+    by_gone = make_customer(d)
+    bind(by_gone, make_follower(dealer_id=d.id, staff_id=gone.id))
+    make_vehicle(brought, purchase_date=today - timedelta(days=15))
+    make_vehicle(by_gone, purchase_date=today - timedelta(days=15))
+    others = [make_customer(d) for _ in range(5)]
+    for c in others:
+        make_vehicle(c, purchase_date=today - timedelta(days=16))
+    assert run()["after_purchase"] == 7
+    rows = {t.customer_id: t.assignee_id for t in tasks_of(TaskRule.AFTER_PURCHASE)}
+    # in vehicle order: b by QR code; then the least loaded staff, ties by id, the manager last (as
+    # tasks.pick_assignee decides one task at a time, each new task counting for its advisor)
+    assert rows[brought.id] == b.id and rows[by_gone.id] == a.id
+    assert [rows[c.id] for c in others] == [a.id, b.id, a.id, b.id, a.id]
+    assert manager.id not in rows.values() and gone.id not in rows.values()
