@@ -5,11 +5,13 @@ subscribed follower), written with COPY:
   (1) p50/p99 of counting a three-filter segment (city in [...], vehicle age > 2 years, no service in the
       last 180 days) through segment_compile.audience;
   (2) campaign_run.start_run for a segment matching everyone: members and deliveries in bulk;
-  (3) rendering every recipient's message: contexts loaded 1000 at a time (compose_context.contexts),
+  (3) rendering every recipient's message with campaign_render.render_all (the send worker's rendering,
+      contexts streamed from one joined query) in `--render-processes` processes, each a share of the rows;
       compose.render with a salutation, the model, a date filter, the dealer's phone and a tracked link;
+      then, timed apart, the contexts alone streamed in one process;
   (4) sending `--send` of those rows to the sandbox API (its own process, real HTTP) with `--workers`
-      worker processes (run_worker) and the limiter effectively off; then `--limited-rows` more at
-      `--limited-rate` per second with the limiter on.
+      worker processes (run_worker) of `--send-threads` threads each and the limiter effectively off;
+      then `--limited-rows` more at `--limited-rate` per second with the limiter on.
 
     python bench/campaign.py --size 1000000
 
@@ -20,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import multiprocessing as mp
 import os
 import random
@@ -169,56 +170,72 @@ def _materialise(acc: int, dealer: int) -> tuple[int, float, int]:
     return cid, secs, rows
 
 
-def _render(cid: int, dealer: int) -> tuple[int, float, float]:
-    """Render every row's message: (rendered, seconds in all, seconds loading contexts)."""
-    from scrm import db
-    from scrm.models import Campaign, CampaignChannel, CampaignMember, Delivery
-    from scrm.services import compose, links
-    from scrm.services.compose_context import contexts
+def _render_part(raw: dict[str, Any], cid: int, part: tuple[int, int], out: Any) -> None:
+    """One process's share of the render: campaign_render.render_all over the rows with id = k mod n."""
+    from scrm.services import campaign_render
 
-    with db.transaction() as s:
-        camp = s.get(Campaign, cid)
-        assert camp is not None
-        message = camp.variants[0]["message"]
-        tokens = links.ensure(s, camp.account_id, compose.urls(message), campaign_id=cid)
-    today = date.today()
-    done, last, ctx_secs, size = 0, 0, 0.0, 0
+    _init(raw)
+    done, skipped, size = 0, 0, 0
+    for _delivery_id, payload in campaign_render.render_all(cid, part=part):
+        if isinstance(payload, str):
+            skipped += 1
+            continue
+        size += len(payload["text"]["content"])
+        done += 1
+    out.put((done, skipped, size, time.process_time()))
+
+
+def _render(raw: dict[str, Any], cid: int, processes: int) -> tuple[int, float, float]:
+    """Render every row's message in `processes` processes (start-up included): (rendered, seconds, CPU seconds)."""
+    from scrm.services import campaign_render
+
+    campaign_render.plan(cid)   # the tracked links made once, before the processes read them
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
     t0 = time.perf_counter()
-    while True:
-        with db.transaction() as s:
-            chunk = s.execute(sa.select(Delivery.id, Delivery.follower_id, CampaignMember.customer_id)
-                              .join(CampaignMember, sa.and_(CampaignMember.campaign_id == cid,
-                                                            CampaignMember.follower_id == Delivery.follower_id))
-                              .where(Delivery.campaign_id == cid, Delivery.id > last)
-                              .order_by(Delivery.id).limit(1000)).all()
-            if not chunk:
-                break
-            c0 = time.perf_counter()
-            ctxs = contexts(s, [(r.customer_id, r.follower_id) for r in chunk], dealer_id=dealer, today=today)
-            ctx_secs += time.perf_counter() - c0
-        for r in chunk:
-            def link(url: str, rid: int = r.id) -> str:
-                return links.tracked_url(tokens[url], rid)
+    ps = [ctx.Process(target=_render_part, args=(raw, cid, (k, processes), out)) for k in range(processes)]
+    for p in ps:
+        p.start()
+    parts = [out.get(timeout=3600) for _ in ps]
+    secs = time.perf_counter() - t0
+    for p in ps:
+        p.join(timeout=30)
+    skipped = sum(part[1] for part in parts)
+    if skipped:
+        raise RuntimeError(f"{skipped} messages were not rendered")
+    return sum(part[0] for part in parts), secs, sum(part[3] for part in parts)
 
-            payload = compose.render(message, CampaignChannel.CUSTOM, ctxs[r.follower_id], link)
-            size += len(payload["text"]["content"])
-        done += len(chunk)
-        last = chunk[-1].id
-        if done % 100_000 < 1000:
-            log(f"(3) rendered {done}")
-    return done, time.perf_counter() - t0, ctx_secs
+
+def _contexts_only(acc: int, cid: int, dealer: int) -> float:
+    """Seconds to stream every row's context alone, in this one process (what loading costs of the render)."""
+    from scrm import db
+    from scrm.models import Delivery
+    from scrm.services import segment_compile
+    from scrm.services.compose_context import delivery_contexts
+
+    t0 = time.perf_counter()
+    with db.transaction() as s:
+        segment_compile.tune(s)
+        n = sum(1 for _ in delivery_contexts(s, Delivery.campaign_id == cid, dealer_id=dealer, today=date.today(),
+                                             whole_account=acc))
+    log(f"(3) contexts alone: {n} in {time.perf_counter() - t0:.2f} s")
+    return time.perf_counter() - t0
 
 
 def _sandbox(raw: dict[str, Any], port: int, openids: list[str], ready: Any) -> None:
-    """The sandbox API in its own process, knowing `openids` as followers with an open window."""
-    from werkzeug.serving import make_server
+    """The sandbox API in its own process, knowing `openids` as followers with an open window.
+
+    Served by gunicorn (a project dependency) with one gthread worker: one process, as the sandbox keeps
+    its state in memory, but with HTTP keep-alive like WeChat's API (werkzeug's server closes every
+    connection, so each call paid a TCP connect and a new server thread).
+    """
+    from gunicorn.app.base import BaseApplication
 
     from scrm import runtime
     from scrm.config import settings_from_dict
     from scrm.sandbox import state
     from scrm.sandbox.server import create_sandbox_app
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)   # no access log line per request
     settings = settings_from_dict(raw)
     runtime.init(settings)
     app = create_sandbox_app(settings)
@@ -226,9 +243,18 @@ def _sandbox(raw: dict[str, Any], port: int, openids: list[str], ready: Any) -> 
     for o in openids:
         state.add_follower(app_id, o)
     state.set_quota(app_id, "custom_send", 10**9)
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    ready.set()
-    server.serve_forever()
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in {"bind": f"127.0.0.1:{port}", "workers": 1, "worker_class": "gthread",
+                               "threads": 16, "keepalive": 30, "preload_app": True, "loglevel": "warning",
+                               "post_worker_init": lambda _worker: ready.set()}.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return app
+
+    Server().run()
 
 
 def _init(raw: dict[str, Any]) -> None:
@@ -296,8 +322,10 @@ def _run(args: argparse.Namespace, url: str, raw: dict[str, Any]) -> dict[str, A
     with db.engine().connect().execution_options(isolation_level="AUTOCOMMIT") as c:
         c.execute(sa.text("VACUUM ANALYZE deliveries"))
         c.execute(sa.text("VACUUM ANALYZE campaign_members"))
-    rendered, ren_s, ctx_s = _render(cid, dealer)
-    log(f"(3) rendered {rendered} messages in {ren_s:.2f} s ({rendered / ren_s:,.0f}/s; contexts {ctx_s:.2f} s)")
+    rendered, ren_s, ren_cpu = _render(raw, cid, args.render_processes)
+    log(f"(3) rendered {rendered} messages in {ren_s:.2f} s ({rendered / ren_s:,.0f}/s) "
+        f"with {args.render_processes} processes, {ren_cpu:.1f} CPU s in them")
+    ctx_s = _contexts_only(acc, cid, dealer)
     with db.transaction() as s:   # every row held; phases release what they send
         s.execute(sa.update(Delivery).where(Delivery.campaign_id == cid).values(status=DeliveryStatus.HELD)
                   .execution_options(synchronize_session=False))
@@ -312,12 +340,14 @@ def _run(args: argparse.Namespace, url: str, raw: dict[str, Any]) -> dict[str, A
     if not ready.wait(120):
         raise RuntimeError("the sandbox did not start")
     try:
-        sent, send_s, counts = _send(raw, cid, send_rows, args.workers)
+        threaded = {**raw, "outbox": {**raw["outbox"], "send_threads": args.send_threads}}
+        sent, send_s, counts = _send(threaded, cid, send_rows, args.workers)
         counts.pop("_span_ms", None)
-        log(f"(4) limiter off: {sent} rows handled by {args.workers} workers in {send_s:.2f} s "
+        log(f"(4) limiter off: {sent} rows handled by {args.workers} workers x {args.send_threads} threads in "
+            f"{send_s:.2f} s "
             f"({sent / send_s:,.0f}/s); statuses {counts}")
         # a little burst absorbs the wake-up jitter of the workers waiting for slots (production uses 20)
-        limited = {**raw, "outbox": {**raw["outbox"], "rate_per_second": args.limited_rate, "burst": 4}}
+        limited = {**threaded, "outbox": {**threaded["outbox"], "rate_per_second": args.limited_rate, "burst": 4}}
         lim_sent, lim_s, lim_counts = _send(limited, cid, limited_rows, args.workers)
         span_ms = lim_counts.pop("_span_ms", 0)
         lim_rate = (lim_sent - 1) / (span_ms / 1000) if span_ms > 0 else 0.0   # between the first and last send
@@ -330,8 +360,10 @@ def _run(args: argparse.Namespace, url: str, raw: dict[str, Any]) -> dict[str, A
             "count_p50_ms": round(_pct(times, 50), 1), "count_p99_ms": round(_pct(times, 99), 1),
             "materialise_rows": rows, "materialise_s": round(mat_s, 2), "materialise_rows_per_s": round(rows / mat_s),
             "render_messages": rendered, "render_s": round(ren_s, 2), "render_per_s": round(rendered / ren_s),
-            "render_contexts_s": round(ctx_s, 2),
-            "send_rows": sent, "send_workers": args.workers, "send_s": round(send_s, 2),
+            "render_contexts_s": round(ctx_s, 2), "render_processes": args.render_processes,
+            "render_cpu_s": round(ren_cpu, 1),
+            "send_rows": sent, "send_workers": args.workers, "send_threads": args.send_threads,
+            "send_s": round(send_s, 2),
             "send_per_s": round(sent / send_s, 1), "send_sent_rows": counts.get("sent", 0),
             "limited_rate_per_s": args.limited_rate, "limited_rows": lim_sent, "limited_s": round(lim_s, 2),
             "limited_send_per_s": round(lim_rate, 1),
@@ -346,6 +378,9 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=20, help="timed segment counts")
     ap.add_argument("--send", type=int, default=20000, help="rows sent with the limiter off (at most --size)")
     ap.add_argument("--workers", type=int, default=4, help="worker processes")
+    ap.add_argument("--render-processes", type=int, default=os.cpu_count() or 1,
+                    help="processes sharing the render (campaign_render.render_all, part k of n)")
+    ap.add_argument("--send-threads", type=int, default=4, help="threads per worker making the calls")
     ap.add_argument("--limited-rate", type=float, default=40.0,
                     help="the configured rate of the limited run (keep it below what --workers reach unlimited)")
     ap.add_argument("--limited-rows", type=int, default=800, help="rows sent with the limiter on")

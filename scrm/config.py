@@ -125,6 +125,7 @@ class OutboxSettings:
     quiet_hours: str = ""
     cap_count: int = 4        # marketing messages one follower may get in `cap_days` (0: no cap)
     cap_days: int = 7
+    send_threads: int = 1     # threads per worker making the WeChat calls (see scrm/outbox/batch.py)
     template_daily_quota: int = 100000   # WeChat's daily quotas, for the campaign dry run's budget
     custom_daily_quota: int = 500000
 

@@ -71,7 +71,8 @@ def release(rows: list[Claimed], worker: str, next_try_at: datetime | None = Non
     if not rows:
         return 0
     now = utcnow()
-    values: dict[str, Any] = dict(status=DeliveryStatus.PENDING, claimed_at=None, claimed_by="",
+    # Not sent: the claim does not count, and a place it took under the frequency cap is free again.
+    values: dict[str, Any] = dict(status=DeliveryStatus.PENDING, claimed_at=None, claimed_by="", capped_at=None,
                                   attempts=Delivery.attempts - 1, updated_at=now)
     if next_try_at is not None:
         values["next_try_at"] = next_try_at

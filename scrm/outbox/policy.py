@@ -75,10 +75,9 @@ def pause(account_id: int, api: str, until: datetime, reason: str) -> None:
 
 def paused_until(account_id: int, api: str) -> datetime | None:
     """When the pause of `api` (or of the whole account) ends, or None when it is not paused."""
-    r = runtime.get().redis
     latest: datetime | None = None
-    for name in (api, ALL_APIS):
-        raw = r.get(_pause_key(account_id, name))
+    # One round trip for both keys: this runs before every send.
+    for raw in runtime.get().redis.mget([_pause_key(account_id, api), _pause_key(account_id, ALL_APIS)]):
         if raw:
             try:
                 until = datetime.fromtimestamp(float(str(raw).split("|", 1)[0]), UTC)

@@ -2,7 +2,7 @@
 
 Many workers on many machines may run against one PostgreSQL and Redis; the claim (SKIP LOCKED,
 committed before the call) makes sure no row is sent twice. On SIGTERM/SIGINT the worker finishes
-the row in progress and hands the rows it has not started back to `pending`.
+the rows in progress and hands the rows it has not started back to `pending`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import timedelta
 from types import FrameType
 from typing import Any
 
@@ -24,10 +24,9 @@ from scrm import db, runtime
 from scrm.config import ConfigError
 from scrm.db import utcnow
 from scrm.outbox import policy
-from scrm.outbox.claim import Claimed, claim, release
-from scrm.outbox.outcome import record
+from scrm.outbox.batch import handle
+from scrm.outbox.claim import claim
 from scrm.outbox.reaper import reap
-from scrm.outbox.send import prepare_batch, send_row
 from scrm.services.imports.jobs import reap_stale_imports, run_next_import
 
 log = logging.getLogger(__name__)
@@ -48,36 +47,16 @@ def _check_settings() -> None:
 
 
 def process_batch(name: str, limit: int, stop: threading.Event) -> int:
-    """Claim up to `limit` due rows and handle them one by one; return how many were claimed."""
-    lease = timedelta(seconds=runtime.get().settings.outbox.lease_seconds)
-    margin = min(LEASE_MARGIN, lease / 4)
+    """Claim up to `limit` due rows, send them and record their outcomes; return how many were handled."""
+    settings = runtime.get().settings.outbox
+    lease = timedelta(seconds=settings.lease_seconds)
     rows = claim(limit, name)
-    prepare_batch(rows)
-    for i, row in enumerate(rows):
-        deadline = row.claimed_at + lease - margin
-
-        def give_up(deadline: datetime = deadline) -> bool:
-            # Stop waiting for a rate slot when asked to, or before the reaper could take the row.
-            return stop.is_set() or utcnow() > deadline
-
-        if give_up():
-            release(rows[i:], name)
-            break
-        _handle(row, name, rows[i + 1:], give_up)
-    db.session.remove()
-    return len(rows)
-
-
-def _handle(row: Claimed, name: str, rest: list[Claimed], should_stop: Callable[[], bool]) -> None:
     try:
-        outcome = send_row(row, should_stop=should_stop)
-    except Exception:
-        # Anything escaping send_row happened before a request went out, so the row is safe to retry.
-        log.exception("delivery %s: could not be handled; released", row.id)
+        # A row starts no call this close to the end of its lease (the reaper could take it meanwhile).
+        return handle(rows, name, stop, lease - min(LEASE_MARGIN, lease / 4), max(1, settings.send_threads)) \
+            if rows else 0
+    finally:
         db.session.remove()
-        release([row, *rest], name)
-        raise
-    record(row, name, outcome)
 
 
 def _run(name: str, stop: threading.Event, once: bool, max_rows: int | None = None,

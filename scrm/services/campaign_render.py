@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,14 +26,15 @@ from scrm.models import (
     CampaignRun,
     CampaignStatus,
     Dealer,
+    Delivery,
     Follower,
 )
 from scrm.outbox import limiter
 from scrm.outbox.channel import Window, window_open
 from scrm.outbox.claim import Claimed
 from scrm.outbox.send import register_renderer
-from scrm.services import compose, links
-from scrm.services.compose_context import contexts, dealer_context
+from scrm.services import compose, links, segment_compile
+from scrm.services.compose_context import contexts, dealer_context, delivery_contexts
 from scrm.wechat.client import api_for
 from scrm.wechat.errors import WeChatError
 
@@ -106,24 +108,44 @@ def _prefetched() -> dict[int, dict[str, Any]]:
     return ready
 
 
+def _windows() -> dict[int, bool]:
+    """This worker thread's window checks of the current batch's CUSTOM rows, by delivery id."""
+    opened: dict[int, bool] | None = getattr(_local, "windows", None)
+    if opened is None:
+        opened = _local.windows = {}
+    return opened
+
+
 def prepare_rows(rows: list[Claimed]) -> None:
-    """Load the recipients' contexts of a claimed batch in one go per campaign (instead of per row)."""
-    ready = _prefetched()
+    """Load the recipients' contexts (and, for CUSTOM campaigns, windows) of a claimed batch in one go."""
+    ready, opened = _prefetched(), _windows()
     ready.clear()
-    by_campaign: dict[int, list[Claimed]] = {}
+    opened.clear()
+    by_campaign: dict[int, list[int]] = {}
     for row in rows:
         if row.follower_id is not None:
-            by_campaign.setdefault(int(row.payload["render"]["campaign_id"]), []).append(row)
+            by_campaign.setdefault(int(row.payload["render"]["campaign_id"]), []).append(row.id)
     language = runtime.get().settings.app.default_language
     with db.transaction() as s:
-        for campaign_id, batch in by_campaign.items():
+        for campaign_id, ids in by_campaign.items():
             p = plan(campaign_id)
             if p is None:
                 continue
-            pairs = [(r.payload["render"].get("customer_id"), int(r.follower_id or 0)) for r in batch]
-            found = contexts(s, pairs, dealer_id=p.dealer_id, today=_today(), language=language)
-            for r in batch:
-                ready[r.id] = found[int(r.follower_id or 0)]
+            for delivery_id, _follower, _arm, ctx in delivery_contexts(
+                    s, Delivery.id.in_(ids), dealer_id=p.dealer_id, today=_today(), language=language):
+                ready[delivery_id] = ctx
+            if p.channel == CampaignChannel.CUSTOM:
+                mine = set(ids)
+                opened.update(_windows_open(s, [r for r in rows if r.id in mine]))
+
+
+def _windows_open(s: Any, rows: list[Claimed]) -> dict[int, bool]:
+    """`_window_open` for many rows in one query (the outbox handles one row per follower per batch)."""
+    found = {f.id: Window(f.last_interaction_at, f.interaction_kind, f.cs_sent_since_interaction) for f in s.execute(
+        sa.select(Follower.id, Follower.last_interaction_at, Follower.interaction_kind,
+                  Follower.cs_sent_since_interaction).where(Follower.id.in_({r.follower_id for r in rows})))}
+    now = utcnow()
+    return {r.id: r.follower_id in found and window_open(found[r.follower_id], now) for r in rows}
 
 
 def render_row(row: Claimed) -> dict[str, Any] | str:
@@ -139,17 +161,24 @@ def render_row(row: Claimed) -> dict[str, Any] | str:
         return "invalid: no such variant"
     customer_id = spec.get("customer_id")
     ctx = _prefetched().pop(row.id, None)
-    if ctx is None or p.channel == CampaignChannel.CUSTOM:
+    opened = _windows().pop(row.id, None)
+    if p.channel == CampaignChannel.CUSTOM and opened is False:
+        return "window_closed: outside the customer-service window"
+    if ctx is None or (p.channel == CampaignChannel.CUSTOM and opened is None):
         with db.transaction() as s:
             if p.channel == CampaignChannel.CUSTOM and not _window_open(s, row.follower_id):
                 return "window_closed: outside the customer-service window"
             if ctx is None:
                 ctx = contexts(s, [(customer_id, row.follower_id)], dealer_id=p.dealer_id, today=_today(),
                                language=runtime.get().settings.app.default_language)[row.follower_id]
+    return _payload(p, message, ctx, row.id)
 
+
+def _payload(p: Plan, message: dict[str, Any], ctx: dict[str, Any], delivery_id: int) -> dict[str, Any] | str:
+    """The rendered payload of one delivery, or why it breaks WeChat's limits."""
     def link(url: str) -> str:
         token = p.tokens.get(url)
-        return links.tracked_url(token, row.id) if token else url
+        return links.tracked_url(token, delivery_id) if token else url
 
     payload = compose.render(message, p.channel, ctx, link)
     problems = compose.problems(payload, p.channel)
@@ -163,6 +192,30 @@ def render_row(row: Claimed) -> dict[str, Any] | str:
         if compose.problems(payload, p.channel):
             return "too_long: " + (problems[0][0] % problems[0][1])
     return payload
+
+
+def render_all(campaign_id: int, *, part: tuple[int, int] = (0, 1)) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """(delivery id, payload or the reason it breaks a limit) of every follower row of the campaign, in no set order.
+
+    The contexts stream from one query through a server-side cursor (the connection stays open while the
+    caller iterates) and go through the send worker's rendering; send-time rules (the customer-service
+    window, cancellation) are the send's, not checked here. `part` (k, n) keeps the rows whose id is k
+    modulo n, so that n processes can share a campaign.
+    """
+    p = plan(campaign_id)
+    if p is None:
+        return
+    k, n = part
+    where = sa.and_(Delivery.campaign_id == campaign_id, Delivery.follower_id.isnot(None),
+                    Delivery.id % n == k if n > 1 else sa.true())
+    with db.transaction() as s:
+        segment_compile.tune(s)   # the hash joins of a whole campaign fit in memory
+        for delivery_id, _follower, arm, ctx in delivery_contexts(
+                s, where, dealer_id=p.dealer_id, today=_today(),
+                language=runtime.get().settings.app.default_language, whole_account=p.account_id):
+            message = p.messages.get(arm)
+            yield delivery_id, "invalid: no such variant" if message is None else _payload(p, message, ctx,
+                                                                                            delivery_id)
 
 
 def _mass_audience(campaign_id: int, occurrence: int) -> tuple[str, CampaignRun | None, list[str], Any]:

@@ -109,7 +109,10 @@ def start_run(s: Session, campaign: Campaign, now: datetime | None = None) -> Ca
     members = (sa.select(sa.literal(campaign.id), sa.literal(occurrence), reachable.c.follower_id,
                         reachable.c.customer_id, arm_of(reachable.c.follower_id, campaign), sa.literal(now))
                # a WHERE lets SQLite tell the upsert's ON CONFLICT from a join's ON
-               .where(reachable.c.follower_id.isnot(None)))
+               .where(reachable.c.follower_id.isnot(None))
+               # in follower order: ids, the unique key and the follower index then grow at their right edge
+               # instead of touching (and logging) pages all over the indexes
+               .order_by(reachable.c.follower_id))
     if campaign.channel == CampaignChannel.MASS:
         members = members.limit(MASS_MAX)
     s.execute(_insert(s, CampaignMember).from_select(
@@ -167,7 +170,8 @@ def _deliveries(s: Session, campaign: Campaign, occurrence: int, now: datetime) 
                       sa.literal(""), sa.literal(""), sa.literal(""), sa.literal(""), sa.literal(campaign.id),
                       m.c.arm)
             .select_from(m.join(f, f.c.id == m.c.follower_id))
-            .where(m.c.campaign_id == campaign.id, m.c.occurrence == occurrence, m.c.arm != HOLDOUT))
+            .where(m.c.campaign_id == campaign.id, m.c.occurrence == occurrence, m.c.arm != HOLDOUT)
+            .order_by(m.c.follower_id))   # the primary key and the follower index grow in step (see start_run)
     cols = ["account_id", "dealer_id", "follower_id", "openid", "dedupe_key", "channel", "purpose", "payload",
             "status", "attempts", "next_try_at", "created_at", "updated_at", "claimed_by", "channel_used",
             "wechat_msgid", "error", "result", "campaign_id", "arm"]

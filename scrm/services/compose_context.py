@@ -1,18 +1,26 @@
-"""What a message template sees about its recipient, loaded in bulk for many recipients at once."""
+"""What a message template sees about its recipient, loaded in bulk for many recipients at once.
+
+`contexts` loads them for (customer, follower) pairs; `delivery_contexts` for outbox rows of a campaign, in
+one joined query (streamed with a server-side cursor when asked), each row a few plain dicts: the send
+worker's batches and a whole campaign (bench/campaign.py) load them the same way.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from scrm.models import Customer, Dealer, Member, Tier, Vehicle
+from scrm.models import Customer, Dealer, Delivery, Member, Tier, Vehicle
 from scrm.services.compose_env import salutation
 
 SERVICE_INTERVAL = timedelta(days=182)   # the next service is estimated six months after the last one
+FETCH_ROWS = 5000                        # rows per server-side cursor fetch of a whole campaign
 
 
 _CUSTOMER_COLS = (Customer.id, Customer.dealer_id, Customer.name, Customer.gender, Customer.city,
@@ -31,7 +39,7 @@ def vehicle_context(v: Any | None) -> dict[str, Any] | None:
             "insurance_expiry": v.insurance_expiry, "next_service_date": base + SERVICE_INTERVAL if base else None}
 
 
-def _customer(c: Any | None, language: str) -> dict[str, Any] | None:
+def _customer(c: Any | None, language: str) -> dict[str, Any]:
     if c is None:
         return {"name": "", "surname": "", "salutation": salutation("", "", language), "city": "",
                 "birthday": None, "stage": ""}
@@ -78,3 +86,129 @@ def contexts(s: Session, recipients: Iterable[tuple[int | None, int]], *, dealer
                             "member": members.get(follower_id) or {"balance": 0, "tier": "", "referral_code": ""},
                             "dealer": dealer_context(d), "today": today}
     return out
+
+
+def _newest_vehicle(customer_id: Any) -> Any:
+    """The id of the customer's newest car (the one `contexts` picks), as a correlated scalar subquery."""
+    return (sa.select(Vehicle.id).where(Vehicle.customer_id == customer_id)
+            .order_by(Vehicle.purchase_date.desc().nulls_last(), Vehicle.id.desc()).limit(1).scalar_subquery())
+
+
+def _newest_vehicles(account_id: int) -> Any:
+    """The account's cars ranked newest first per customer (`rank` 1 is the one `contexts` picks)."""
+    rank = sa.func.row_number().over(partition_by=Vehicle.customer_id,
+                                     order_by=(Vehicle.purchase_date.desc().nulls_last(), Vehicle.id.desc()))
+    return (sa.select(*_VEHICLE_COLS, Vehicle.id, rank.label("rank"))
+            .where(Vehicle.account_id == account_id).subquery("v"))
+
+
+def _delivery_query(where: Any, dealer_id: int | None, whole_account: int | None) -> Any:
+    """One row per delivery: its recipient's customer, newest car, member, tier and dealer columns.
+
+    For a few rows each car is found through the vehicles' customer index, in delivery id order; for a whole
+    campaign (`whole_account`: its account) the account's cars are ranked once, in the customer index's order,
+    and hash-joined, the rows in no particular order (sorting a million wide rows would spill to disk).
+    """
+    customer_id = Delivery.payload[("render", "customer_id")].as_integer()
+    if whole_account is not None:
+        v = _newest_vehicles(whole_account)
+        car = sa.and_(v.c.customer_id == Customer.id, v.c.rank == 1)
+    else:
+        v = sa.select(*_VEHICLE_COLS, Vehicle.id).subquery("v")
+        car = v.c.id == _newest_vehicle(Customer.id)
+    dealer_of = sa.case((Customer.id.is_(None), sa.literal(dealer_id, sa.Integer)), else_=Customer.dealer_id)
+    q = (sa.select(Delivery.id, Delivery.follower_id, Delivery.arm, *_CUSTOMER_COLS[2:], Customer.id, v.c.id,
+                   *(v.c[col.key] for col in _VEHICLE_COLS[1:]),
+                   Member.follower_id, Member.balance, Member.referral_code, Tier.name,
+                   Dealer.id, Dealer.name, Dealer.phone, Dealer.address, Dealer.city)
+         .outerjoin(Customer, Customer.id == customer_id)
+         .outerjoin(v, car)
+         .outerjoin(Member, Member.follower_id == Delivery.follower_id)
+         .outerjoin(Tier, Tier.id == Member.tier_id)
+         .outerjoin(Dealer, Dealer.id == dealer_of)
+         .where(where))
+    return q if whole_account is not None else q.order_by(Delivery.id)
+
+
+def _read_ahead(result: sa.CursorResult[Any]) -> Iterator[Any]:
+    """The rows of a streamed result, the next batch fetched by a thread while the caller works on this one.
+
+    The database computes (and the driver decodes) the next batch while this thread builds and renders
+    contexts: two cores instead of one. Only the reader thread touches the connection until it has ended.
+    """
+    batches: queue.Queue[Any] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                batches.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for batch in result.partitions():
+                if not put(batch):
+                    return
+            put(None)
+        except BaseException as exc:  # handed to the consuming thread, which raises it
+            put(exc)
+
+    reader = threading.Thread(target=read, name="contexts-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while (batch := batches.get()) is not None:
+            if isinstance(batch, BaseException):
+                raise batch
+            yield from batch
+    finally:
+        stop.set()
+        reader.join()
+
+
+def delivery_contexts(s: Session, where: Any, *, dealer_id: int | None, today: date, language: str = "zh",
+                      whole_account: int | None = None) -> Iterator[tuple[int, int, str, dict[str, Any]]]:
+    """(delivery id, follower id, arm, context) of the outbox rows matching `where`, in one query.
+
+    The same contexts as `contexts` gives for each row's (payload customer_id, follower_id), with the
+    campaign's `dealer_id` for a row without a customer. A few rows come in id order; a whole campaign
+    (`whole_account`: the account it belongs to) streams in no set order through a server-side cursor. Plain
+    Core rows, not the ORM's. A dealer's context is built once and shared by its recipients: read-only.
+    """
+    stmt = _delivery_query(where, dealer_id, whole_account)
+    conn = s.connection()
+    if whole_account is not None and conn.dialect.name == "postgresql":
+        # A cursor is planned for its first 10 % of rows by default: nested loops that rescan the ranked cars
+        # for every row. Plan for all of them (hash joins), for the rest of this transaction.
+        conn.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1")
+    result: Iterable[Any] = conn.execute(stmt) if whole_account is None \
+        else _read_ahead(conn.execution_options(yield_per=FETCH_ROWS).execute(stmt))
+    dealers: dict[int, dict[str, Any]] = {}
+    no_customer = _customer(None, language)
+    for (delivery_id, follower_id, arm, name, gender, city, birthday, stage, c_id, v_id, model, brand, plate,
+         purchase_date, mileage, last_service, insurance, m_follower, balance, referral_code, tier,
+         d_id, d_name, d_phone, d_address, d_city) in result:
+        if c_id is None:
+            customer = dict(no_customer)
+        else:
+            customer = {"name": name or "", "surname": (name or "")[:1],
+                        "salutation": salutation(name, gender.value if gender else "", language),
+                        "city": city or "", "birthday": birthday, "stage": stage.value if stage else ""}
+        vehicle = None
+        if v_id is not None:
+            base = last_service or purchase_date
+            vehicle = {"model": model or "", "brand": brand or "", "plate": plate or "",
+                       "purchase_date": purchase_date, "mileage": mileage, "last_service_date": last_service,
+                       "insurance_expiry": insurance, "next_service_date": base + SERVICE_INTERVAL if base else None}
+        member = {"balance": balance, "referral_code": referral_code, "tier": tier or ""} \
+            if m_follower is not None else {"balance": 0, "tier": "", "referral_code": ""}
+        dealer = None
+        if d_id is not None:
+            dealer = dealers.get(d_id)
+            if dealer is None:
+                dealer = dealers[d_id] = {"name": d_name, "phone": d_phone, "address": d_address, "city": d_city}
+        yield delivery_id, follower_id, arm, {"customer": customer, "vehicle": vehicle, "member": member,
+                                              "dealer": dealer, "today": today}

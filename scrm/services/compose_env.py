@@ -4,6 +4,9 @@ Staff may insert fields (`{{ customer.salutation }}`), use if-conditions and a f
 names and plates, defaults). Loops, assignments, arithmetic, calls and unknown fields are refused when the
 text is saved, because a sandbox alone does not stop `{{ "x" * 10**9 }}` from eating a worker's time.
 Compiled templates are cached by their source, so rendering a million messages compiles each text once.
+Rendering a checked text skips Jinja's per-call context merging (its globals are never used by a checked
+text) and reads the recipient's plain-dict fields without the exception Jinja's getattr raises for them;
+the sandbox still decides every other attribute access, and the output is the same byte for byte.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 from jinja2 import Template, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -33,8 +37,20 @@ _SAFE_NODES = (nodes.Template, nodes.Output, nodes.TemplateData, nodes.Name, nod
 MAX_SOURCE = 4000
 
 
+_DATE_CACHE_MAX = 20_000
+_date_cache: dict[tuple[date, str], str] = {}
+
+
 def _date(value: Any, fmt: str = "%Y-%m-%d") -> str:
     """A date or datetime as text ('' for none); `fmt` is strftime's."""
+    if type(value) is date:   # plain dates repeat across recipients: format each (date, fmt) once
+        key = (value, fmt)
+        text = _date_cache.get(key)
+        if text is None:
+            if len(_date_cache) >= _DATE_CACHE_MAX:
+                _date_cache.clear()
+            text = _date_cache[key] = value.strftime(fmt)[:40]
+        return text
     if isinstance(value, datetime | date):
         return value.strftime(fmt)[:40]
     return "" if value is None else str(value)
@@ -66,7 +82,26 @@ def salutation(name: Any, gender: str = "", language: str = "zh") -> str:
     return text
 
 
-_env = SandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _Environment(SandboxedEnvironment):
+    """The sandbox, with a direct path for a plain dict's key that is not also one of dict's attributes.
+
+    For such a key Jinja's getattr fails on the attribute (a dict instance has only its type's attributes),
+    then returns the item: this returns the same item without raising and catching that AttributeError.
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+
+_env = _Environment(autoescape=False, keep_trailing_newline=False)
 _env.filters["date"] = _date
 _env.filters["masked"] = masked
 _env.filters["salutation"] = salutation
@@ -118,15 +153,22 @@ def _check_node(node: nodes.Node) -> Problem | None:
 
 
 @lru_cache(maxsize=1024)
-def _compiled(text: str) -> Template:
-    return _env.from_string(text)
+def _compiled(text: str) -> tuple[Template, bool]:
+    """The compiled text, and whether it names only the message's fields (then no Jinja global can show)."""
+    names = {n.name for n in _env.parse(text).find_all(nodes.Name)}   # (meta's count leaves out Jinja's globals)
+    return _env.from_string(text), names <= FIELDS.keys()
 
 
 def render(text: str, ctx: dict[str, Any]) -> str:
     """Render a checked text with a recipient's context (see scrm.services.compose_context)."""
     if "{" not in text:
         return text
-    return _compiled(text).render(ctx).strip()
+    template, fields_only = _compiled(text)
+    if not fields_only:
+        return template.render(ctx).strip()
+    # Template.render would copy the context into a new dict with Jinja's globals first; a text naming only
+    # the fields resolves every name from `ctx` alone, so its root render function reads `ctx` directly.
+    return _env.concat(template.root_render_func(Context(_env, ctx, template.name, template.blocks))).strip()
 
 
 SAMPLE: dict[str, Any] = {

@@ -1,0 +1,184 @@
+"""Handling one claimed batch: every row's checks, the frequency cap reserved at once, the calls from a
+few threads, and the outcomes recorded in groups.
+
+With one send thread a row's outcome is recorded before the next call starts, as it always was. With
+more, each thread records what has piled up whenever no other thread is recording (group commit), so
+a batch costs a handful of transactions. A kill -9 leaves the batch's unrecorded rows `sending` (the
+reaper reports them unknown; they are never resent); of those, about one per thread may have reached WeChat.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+from scrm.db import utcnow
+from scrm.outbox import cap
+from scrm.outbox.claim import Claimed, release
+from scrm.outbox.hooks import prepare_batch
+from scrm.outbox.outcome import Outcome, record_many
+from scrm.outbox.send import Ready, capped, check, load_contexts, needs_place, send_ready
+
+log = logging.getLogger(__name__)
+_pool: tuple[int, int, ThreadPoolExecutor] | None = None   # (pid, threads, pool)
+_pool_lock = threading.Lock()
+
+
+class Sink:
+    """Outcomes waiting to be recorded; a sender that finds the writer free records all of them."""
+
+    def __init__(self, worker: str) -> None:
+        self.worker = worker
+        self._pending: list[tuple[Claimed, Outcome]] = []
+        self._lock = threading.Lock()      # guards _pending
+        self._writer = threading.Lock()    # one recording transaction at a time
+
+    def add(self, row: Claimed, outcome: Outcome, *, write: bool = True) -> None:
+        """Queue one outcome; with `write`, record the queue now unless another thread is recording."""
+        with self._lock:
+            self._pending.append((row, outcome))
+        if write and self._writer.acquire(blocking=False):
+            try:
+                self._drain()
+            except Exception:   # kept queued: flush() at the end of the batch tries again, and raises
+                log.exception("worker %s: recording outcomes failed; will retry at the end of the batch",
+                              self.worker)
+            finally:
+                self._writer.release()
+
+    def flush(self) -> None:
+        """Record everything still queued (raises if the database refuses)."""
+        with self._writer:
+            self._drain()
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                batch = list(self._pending)
+            if not batch:
+                return
+            record_many(batch, self.worker)
+            with self._lock:   # only the writer removes, and others only append: the head is `batch`
+                del self._pending[:len(batch)]
+
+
+def _executor(threads: int) -> ThreadPoolExecutor:
+    """This process's pool of send threads (a forked child builds its own)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid() or _pool[1] != threads:
+            _pool = (os.getpid(), threads, ThreadPoolExecutor(threads, thread_name_prefix="scrm-send"))
+        return _pool[2]
+
+
+def handle(rows: list[Claimed], name: str, stop: threading.Event, lease: timedelta, threads: int = 1) -> int:
+    """Check, send and record `rows` (claimed by `name`, in id order); return how many were handled.
+
+    Only a follower's first row of the batch is handled: the others go back to `pending` for the next
+    round, so a follower's messages keep their order and each row's checks see the previous outcome
+    (window count, unsubscribe, cap), exactly as one by one. Rows not started by the end of the lease go
+    back too. A failure before a row's call (a bug in a guard or renderer, the database or Redis down)
+    releases that row and every row not started yet, records what was done, and is raised again.
+    """
+    seen: set[int] = set()
+    later: list[Claimed] = []
+    first: list[Claimed] = []
+    for row in rows:
+        if row.follower_id is not None and row.follower_id in seen:
+            later.append(row)
+        else:
+            if row.follower_id is not None:
+                seen.add(row.follower_id)
+            first.append(row)
+    release(later, name)
+    _handle(first, name, stop, lease, threads)
+    return len(first)
+
+
+def _handle(rows: list[Claimed], name: str, stop: threading.Event, lease: timedelta, threads: int) -> None:
+    sink = Sink(name)
+    decided: set[int] = set()   # rows whose outcome is known before any call
+    unsent: list[Claimed] = []
+    failure: list[BaseException] = []
+    ready: list[Ready] = []
+    try:
+        prepare_batch(rows)
+        contexts = load_contexts(rows)
+        now = utcnow()
+        for i, row in enumerate(rows):
+            try:
+                checked = check(row, contexts[row.id], now)
+            except Exception as exc:
+                log.exception("delivery %s: could not be handled; released with the rest", row.id)
+                failure.append(exc)
+                unsent.extend(rows[i:])
+                break
+            if isinstance(checked, Outcome):
+                decided.add(row.id)
+                sink.add(row, checked, write=False)
+            else:
+                ready.append(checked)
+        granted = cap.reserve_many([(r.row.id, int(r.row.follower_id or 0)) for r in ready if needs_place(r)], now)
+    except Exception:
+        try:
+            sink.flush()
+        finally:
+            release([row for row in rows if row.id not in decided], name)
+        raise
+    to_send: list[Ready] = []
+    for r in ready:
+        if needs_place(r) and r.row.id not in granted:
+            sink.add(r.row, capped(), write=False)
+        else:
+            to_send.append(r)
+    unsent.extend(_send_all(to_send, sink, stop, lease, threads, failure))
+    try:
+        sink.flush()
+    finally:
+        released = release(unsent, name)
+    if released:
+        log.info("worker %s: %d rows not started, back to pending", name, released)
+    if failure:
+        raise failure[0]
+
+
+def _send_all(ready: list[Ready], sink: Sink, stop: threading.Event, lease: timedelta, threads: int,
+              failure: list[BaseException]) -> list[Claimed]:
+    """Send the rows (on `threads` threads); return those not started."""
+    abort = threading.Event()
+    lock = threading.Lock()
+    unsent: list[Claimed] = []
+
+    def one(r: Ready) -> None:
+        deadline = r.row.claimed_at + lease
+
+        def give_up(deadline: datetime = deadline) -> bool:
+            # Stop waiting for a rate slot when asked to, or before the reaper could take the row.
+            return stop.is_set() or utcnow() > deadline
+
+        if abort.is_set() or give_up():
+            with lock:
+                unsent.append(r.row)
+            return
+        try:
+            outcome = send_ready(r, should_stop=give_up)
+        except Exception as exc:
+            # Anything escaping send_ready happened before a request went out: the row is safe to retry.
+            log.exception("delivery %s: could not be handled; released", r.row.id)
+            abort.set()
+            with lock:
+                failure.append(exc)
+                unsent.append(r.row)
+            return
+        sink.add(r.row, outcome)
+
+    if threads <= 1 or len(ready) <= 1:
+        for r in ready:
+            one(r)
+    else:
+        list(_executor(threads).map(one, ready))
+    return unsent
+
