@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -9,6 +10,7 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy import MetaData, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -58,13 +60,51 @@ session: scoped_session[Session] = scoped_session(_factory)
 _engine: Engine | None = None
 
 
-def make_engine(url: str, *, echo: bool = False, pool_size: int = 5) -> Engine:
-    """Create an engine; SQLite gets foreign keys, WAL and a busy timeout."""
+PING_AFTER_IDLE_SECONDS = 1.0
+_LAST_USED = "scrm.last_used"
+
+
+def _ping_when_idle(engine: Engine, idle_seconds: float) -> None:
+    """Ping a pooled connection on checkout only when it sat unused for more than `idle_seconds`.
+
+    Replaces `pool_pre_ping` (a round trip on every checkout): a connection returned moments ago was
+    alive moments ago, so under load no ping runs, while one that idled (e.g. across a database restart)
+    is still tested before use. A failed ping invalidates every pooled connection and the pool retries
+    with a new one, as pre-ping does. A connection killed within `idle_seconds` of its last use surfaces
+    as an error on its next statement; SQLAlchemy then invalidates it and the pool, so the next checkout
+    reconnects.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "connect")
+    def _fresh(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get(_LAST_USED, 0.0) <= idle_seconds:
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as err:
+            if dialect.is_disconnect(err, dbapi_conn, None):
+                raise sa_exc.InvalidatePoolError() from err  # the pool reconnects and retries the checkout
+            raise
+
+
+def make_engine(url: str, *, echo: bool = False, pool_size: int = 5,
+                ping_after_idle: float = PING_AFTER_IDLE_SECONDS) -> Engine:
+    """Create an engine; SQLite gets foreign keys, WAL and a busy timeout; a pool pings idle connections."""
     kwargs: dict[str, Any] = {"echo": echo, "future": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
-        kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+        kwargs.update(pool_size=pool_size, max_overflow=pool_size * 2)
     engine = sa.create_engine(url, **kwargs)
     if url.startswith("sqlite"):
         @event.listens_for(engine, "connect")
@@ -74,6 +114,8 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 5) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+    else:
+        _ping_when_idle(engine, ping_after_idle)
     return engine
 
 

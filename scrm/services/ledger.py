@@ -5,7 +5,7 @@ run in parallel; the entry's UNIQUE idempotency key is the final gate (a cause r
 once: the loser finds the winner's entry). `Member.balance` is a cache kept in the same transaction as
 each entry and checked against the ledger by `verify` (the nightly job and `scrm loyalty verify`).
 Functions ending in `_in` run in the caller's transaction (e.g. a booking's completion); the others
-open their own. Earning, the hot path, is three Core statements (see ledger_write) with the rule, the
+open their own. Earning, the hot path, is two Core statements on PostgreSQL (see ledger_write) with the rule, the
 lot validity and the tier ladder read from the in-process policy cache (loyalty_cache).
 """
 

@@ -83,7 +83,7 @@ _SQL = _statements()
 def lock(s: Session, member_id: int) -> Locked:
     """Lock the member row (pending ORM changes are flushed first); NotFound when there is none."""
     s.flush()  # a Core statement does not autoflush: the caller's pending changes go first, as before
-    row = s.execute(_SQL["lock"], {"w_mid": member_id}).one_or_none()
+    row = s.connection().execute(_SQL["lock"], {"w_mid": member_id}).one_or_none()
     if row is None:
         raise NotFound()
     return Locked(int(row[0]), int(row[1]), row[2], int(row[3]))
@@ -91,12 +91,13 @@ def lock(s: Session, member_id: int) -> Locked:
 
 def existing_id(s: Session, key: str) -> int | None:
     """The id of the entry already written for `key`, if any."""
-    return s.scalar(_SQL["key"], {"w_key": key[:128]})
+    return s.connection().scalar(_SQL["key"], {"w_key": key[:128]})
 
 
 def insert_once(s: Session, values: dict[str, Any]) -> int | None:
     """Insert the entry; its id, or None when its idempotency key is already taken."""
-    found = s.execute(_SQL[s.get_bind().dialect.name], values).scalar()
+    c = s.connection()
+    found = c.execute(_SQL[c.dialect.name], values).scalar()
     return None if found is None else int(found)
 
 
@@ -106,12 +107,13 @@ def pay(s: Session, values: dict[str, Any], now: datetime) -> tuple[int, int, in
     (entry id, balance, tier id, points earned in the 12 months up to `now` including this entry.)
     PostgreSQL: one statement (the INSERT as a CTE feeding the UPDATE); elsewhere insert_once + credit.
     """
-    if s.get_bind().dialect.name != "postgresql":
+    c = s.connection()
+    if c.dialect.name != "postgresql":
         entry_id = insert_once(s, values)
         return None if entry_id is None else (entry_id, *credit(s, values["member_id"], values["points"], now))
     params = {f"v_{k}": v for k, v in values.items()}
     params.update(w_mid=values["member_id"], w_now=now, w_start=now - tiers.WINDOW)
-    row = s.execute(_SQL["pay"], params).one_or_none()
+    row = c.execute(_SQL["pay"], params).one_or_none()
     if row is None:
         return None
     _sync(s, values["member_id"], int(row[1]), now)
@@ -128,7 +130,7 @@ def _sync(s: Session, member_id: int, balance: int, now: datetime) -> None:
 
 def credit(s: Session, member_id: int, points: int, now: datetime) -> tuple[int, int | None, int]:
     """Add `points` to the balance; (balance, tier id, points earned in the 12 months up to `now`)."""
-    row = s.execute(_SQL["credit"], {"w_mid": member_id, "w_points": points, "w_now": now,
+    row = s.connection().execute(_SQL["credit"], {"w_mid": member_id, "w_points": points, "w_now": now,
                                      "w_start": now - tiers.WINDOW}).one()
     balance = int(row[0])
     _sync(s, member_id, balance, now)

@@ -67,7 +67,8 @@ def _on_statement(conn: Connection, cursor: Any, statement: str, parameters: Any
 
 
 def _on_end(conn: Connection) -> None:
-    if conn.info.pop(_FLAG, False):
+    # a connection that died lost its info (and its flag) with it: drop the cache to be safe
+    if conn.invalidated or conn.info.pop(_FLAG, False):
         forget()
 
 
@@ -77,7 +78,7 @@ sa.event.listen(Engine, "rollback", _on_end)
 
 
 def _on_savepoint_rollback(conn: Connection, name: str, context: Any) -> None:
-    if conn.info.get(_FLAG):
+    if conn.invalidated or conn.info.get(_FLAG):
         forget()
 
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from scrm import db
 from scrm.models import EarningRule, LoyaltySettings, Member, PointsEntry, Role, Tier, Trigger
-from scrm.services import ledger, loyalty_rules_admin
+from scrm.services import ledger, ledger_write, loyalty_rules_admin, tiers
 from scrm.services.accounts import account_id
 from tests.factories import make_staff
 from tests.integration.loyalty_support import make_member, make_rule, make_tiers
@@ -127,3 +127,22 @@ def test_a_member_loaded_in_the_session_sees_the_new_balance_and_its_own_changes
         assert "balance" not in sa.inspect(loaded).committed_state  # not dirty: no stale overwrite
     row = member_row(m.id)
     assert (row.balance, row.streak) == (10, 3) and ledger.verify() == []
+
+
+def test_the_hot_statements_have_no_per_execution_rendering() -> None:
+    from sqlalchemy.dialects import postgresql
+
+    for name in ("lock", "pay", "credit", "key"):
+        sql = ledger_write._SQL[name].compile(dialect=postgresql.dialect()).string
+        assert "POSTCOMPILE" not in sql, name   # an IN list would re-render the SQL text on every write
+
+
+def test_the_twelve_month_figure_counts_earnings_and_positive_adjustments_only(app_ctx: Any) -> None:
+    m = make_member()
+    earn(m.id, "e", trigger=Trigger.EVENT_ATTENDED, points=10)
+    ledger.adjust(m.id, 5, staff=make_staff(role=Role.BRAND_ADMIN), note="bonus", key="a", now=NOW)
+    with db.transaction() as s:
+        ledger.spend_in(s, m.id, 3, reason="redemption", key="s", source="test", now=NOW)
+    with db.transaction() as s:
+        assert tiers.earned_in(s, m.id, NOW + timedelta(minutes=1)) == 15
+        assert ledger.ledger_balance_in(s, m.id) == 12
