@@ -9,5 +9,6 @@ trap 'psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE
 rm -f migrations/versions/*.py
 .venv/bin/alembic -x url="postgresql+psycopg://postgres@127.0.0.1:5432/$DB" revision --autogenerate \
   --rev-id 0001 -m "initial schema" >/dev/null 2>&1
+.venv/bin/python scripts/migration_guards.py migrations/versions/*_0001_*.py
 
 echo "regenerated migrations/versions/"; ls migrations/versions

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 12:24:15.559059
+Create Date: 2026-11-23 15:15:30.687782
 """
 
 from __future__ import annotations
@@ -33,6 +33,58 @@ def upgrade() -> None:
     sa.UniqueConstraint('app_id', name=op.f('uq_accounts_app_id')),
     sa.UniqueConstraint('slug', name=op.f('uq_accounts_slug'))
     )
+    op.create_table('campaign_members',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('occurrence', sa.Integer(), nullable=False),
+    sa.Column('follower_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=True),
+    sa.Column('arm', sa.String(length=16), nullable=False),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_campaign_members')),
+    sa.UniqueConstraint('campaign_id', 'occurrence', 'follower_id', name=op.f('uq_campaign_members_campaign_id_occurrence_follower_id'))
+    )
+    with op.batch_alter_table('campaign_members', schema=None) as batch_op:
+        batch_op.create_index('ix_campaign_members_follower', ['follower_id'], unique=False)
+
+    op.create_table('deliveries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=True),
+    sa.Column('follower_id', sa.Integer(), nullable=True),
+    sa.Column('openid', sa.String(length=64), nullable=False),
+    sa.Column('dedupe_key', sa.String(length=191), nullable=False),
+    sa.Column('channel', sa.Enum('custom', 'template', 'mass', 'auto', name='channel', native_enum=False, length=16), nullable=False),
+    sa.Column('purpose', sa.String(length=32), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('status', sa.Enum('pending', 'held', 'sending', 'sent', 'delivered', 'failed', 'unknown', 'skipped', 'cancelled', name='deliverystatus', native_enum=False, length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_try_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('claimed_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_by', sa.String(length=64), nullable=False),
+    sa.Column('sent_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('channel_used', sa.String(length=16), nullable=False),
+    sa.Column('wechat_msgid', sa.String(length=32), nullable=False),
+    sa.Column('error_code', sa.Integer(), nullable=True),
+    sa.Column('error', sa.String(length=255), nullable=False),
+    sa.Column('result', sa.String(length=64), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=True),
+    sa.Column('journey_id', sa.Integer(), nullable=True),
+    sa.Column('arm', sa.String(length=16), nullable=False),
+    sa.Column('capped_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_deliveries')),
+    sa.UniqueConstraint('dedupe_key', name=op.f('uq_deliveries_dedupe_key'))
+    )
+    with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.create_index('ix_deliveries_campaign_status', ['campaign_id', 'status'], unique=False, postgresql_where=sa.text('campaign_id IS NOT NULL'), sqlite_where=sa.text('campaign_id IS NOT NULL'))
+        batch_op.create_index(batch_op.f('ix_deliveries_dealer_id'), ['dealer_id'], unique=False)
+        batch_op.create_index('ix_deliveries_due', ['status', 'next_try_at'], unique=False)
+        batch_op.create_index('ix_deliveries_follower_capped', ['follower_id', 'capped_at'], unique=False)
+        batch_op.create_index('ix_deliveries_journey_status', ['journey_id', 'status'], unique=False, postgresql_where=sa.text('journey_id IS NOT NULL'), sqlite_where=sa.text('journey_id IS NOT NULL'))
+        batch_op.create_index('ix_deliveries_wechat_msgid', ['account_id', 'wechat_msgid'], unique=False, postgresql_where=sa.text("wechat_msgid <> ''"), sqlite_where=sa.text("wechat_msgid <> ''"))
+
     op.create_table('analytics_runs',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -1150,23 +1202,6 @@ def upgrade() -> None:
         batch_op.create_index('ix_tasks_dealer_status_due', ['dealer_id', 'status', 'due_on'], unique=False)
         batch_op.create_index(batch_op.f('ix_tasks_follower_id'), ['follower_id'], unique=False)
 
-    op.create_table('campaign_members',
-    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('campaign_id', sa.Integer(), nullable=False),
-    sa.Column('occurrence', sa.Integer(), nullable=False),
-    sa.Column('follower_id', sa.Integer(), nullable=False),
-    sa.Column('customer_id', sa.Integer(), nullable=True),
-    sa.Column('arm', sa.String(length=16), nullable=False),
-    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_campaign_members_campaign_id_campaigns')),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_campaign_members_customer_id_customers')),
-    sa.ForeignKeyConstraint(['follower_id'], ['followers.id'], name=op.f('fk_campaign_members_follower_id_followers')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_campaign_members')),
-    sa.UniqueConstraint('campaign_id', 'occurrence', 'follower_id', name=op.f('uq_campaign_members_campaign_id_occurrence_follower_id'))
-    )
-    with op.batch_alter_table('campaign_members', schema=None) as batch_op:
-        batch_op.create_index('ix_campaign_members_follower', ['follower_id'], unique=False)
-
     op.create_table('campaign_runs',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('campaign_id', sa.Integer(), nullable=False),
@@ -1181,49 +1216,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_campaign_runs')),
     sa.UniqueConstraint('campaign_id', 'occurrence', name=op.f('uq_campaign_runs_campaign_id_occurrence'))
     )
-    op.create_table('deliveries',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('account_id', sa.Integer(), nullable=False),
-    sa.Column('dealer_id', sa.Integer(), nullable=True),
-    sa.Column('follower_id', sa.Integer(), nullable=True),
-    sa.Column('openid', sa.String(length=64), nullable=False),
-    sa.Column('dedupe_key', sa.String(length=191), nullable=False),
-    sa.Column('channel', sa.Enum('custom', 'template', 'mass', 'auto', name='channel', native_enum=False, length=16), nullable=False),
-    sa.Column('purpose', sa.String(length=32), nullable=False),
-    sa.Column('payload', sa.JSON(), nullable=False),
-    sa.Column('status', sa.Enum('pending', 'held', 'sending', 'sent', 'delivered', 'failed', 'unknown', 'skipped', 'cancelled', name='deliverystatus', native_enum=False, length=16), nullable=False),
-    sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_try_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('claimed_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('claimed_by', sa.String(length=64), nullable=False),
-    sa.Column('sent_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('channel_used', sa.String(length=16), nullable=False),
-    sa.Column('wechat_msgid', sa.String(length=32), nullable=False),
-    sa.Column('error_code', sa.Integer(), nullable=True),
-    sa.Column('error', sa.String(length=255), nullable=False),
-    sa.Column('result', sa.String(length=64), nullable=False),
-    sa.Column('campaign_id', sa.Integer(), nullable=True),
-    sa.Column('journey_id', sa.Integer(), nullable=True),
-    sa.Column('arm', sa.String(length=16), nullable=False),
-    sa.Column('capped_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_deliveries_account_id_accounts')),
-    sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_deliveries_campaign_id_campaigns')),
-    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_deliveries_dealer_id_dealers')),
-    sa.ForeignKeyConstraint(['follower_id'], ['followers.id'], name=op.f('fk_deliveries_follower_id_followers')),
-    sa.ForeignKeyConstraint(['journey_id'], ['journeys.id'], name=op.f('fk_deliveries_journey_id_journeys')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_deliveries')),
-    sa.UniqueConstraint('dedupe_key', name=op.f('uq_deliveries_dedupe_key'))
-    )
-    with op.batch_alter_table('deliveries', schema=None) as batch_op:
-        batch_op.create_index('ix_deliveries_campaign_status', ['campaign_id', 'status'], unique=False)
-        batch_op.create_index(batch_op.f('ix_deliveries_dealer_id'), ['dealer_id'], unique=False)
-        batch_op.create_index('ix_deliveries_due', ['status', 'next_try_at'], unique=False)
-        batch_op.create_index('ix_deliveries_follower_capped', ['follower_id', 'capped_at'], unique=False)
-        batch_op.create_index('ix_deliveries_journey_status', ['journey_id', 'status'], unique=False)
-        batch_op.create_index('ix_deliveries_wechat_msgid', ['account_id', 'wechat_msgid'], unique=False)
-
     op.create_table('event_registrations',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('event_id', sa.Integer(), nullable=False),
@@ -1399,11 +1391,29 @@ def upgrade() -> None:
         batch_op.create_index('ix_redemptions_member_reward', ['member_id', 'reward_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_redemptions_reward_id'), ['reward_id'], unique=False)
 
+    # reference guards of the bulk-written tables (scrm/models/guards.py), PostgreSQL only
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute('CREATE OR REPLACE FUNCTION scrm_refuse_referenced_delete() RETURNS trigger LANGUAGE plpgsql AS $$\nDECLARE\n  i integer := 0;\n  hit boolean;\nBEGIN\n  IF TG_OP = \'UPDATE\' AND NEW.id = OLD.id THEN\n    RETURN NEW;\n  END IF;\n  WHILE i < TG_NARGS LOOP\n    EXECUTE format(\'SELECT EXISTS (SELECT 1 FROM %I WHERE %I = $1)\', TG_ARGV[i], TG_ARGV[i + 1])\n      INTO hit USING OLD.id;\n    IF hit THEN\n      RAISE EXCEPTION \'% of "%" id % refused: "%" rows still reference it\', lower(TG_OP), TG_TABLE_NAME, OLD.id,\n        TG_ARGV[i] USING ERRCODE = \'foreign_key_violation\';\n    END IF;\n    i := i + 2;\n  END LOOP;\n  IF TG_OP = \'UPDATE\' THEN\n    RETURN NEW;\n  END IF;\n  RETURN OLD;\nEND $$')
+        op.execute("CREATE TRIGGER guard_accounts_referenced BEFORE DELETE OR UPDATE OF id ON accounts FOR EACH ROW EXECUTE FUNCTION scrm_refuse_referenced_delete('deliveries', 'account_id')")
+        op.execute("CREATE TRIGGER guard_dealers_referenced BEFORE DELETE OR UPDATE OF id ON dealers FOR EACH ROW EXECUTE FUNCTION scrm_refuse_referenced_delete('deliveries', 'dealer_id')")
+        op.execute("CREATE TRIGGER guard_campaigns_referenced BEFORE DELETE OR UPDATE OF id ON campaigns FOR EACH ROW EXECUTE FUNCTION scrm_refuse_referenced_delete('deliveries', 'campaign_id', 'campaign_members', 'campaign_id')")
+        op.execute("CREATE TRIGGER guard_journeys_referenced BEFORE DELETE OR UPDATE OF id ON journeys FOR EACH ROW EXECUTE FUNCTION scrm_refuse_referenced_delete('deliveries', 'journey_id')")
+        op.execute("CREATE TRIGGER guard_followers_referenced BEFORE DELETE OR UPDATE OF id ON followers FOR EACH ROW EXECUTE FUNCTION scrm_refuse_referenced_delete('deliveries', 'follower_id', 'campaign_members', 'follower_id')")
+        op.execute("CREATE TRIGGER guard_customers_referenced BEFORE DELETE OR UPDATE OF id ON customers FOR EACH ROW EXECUTE FUNCTION scrm_refuse_referenced_delete('campaign_members', 'customer_id')")
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    # the reference guards (scrm/models/guards.py), PostgreSQL only
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute('DROP TRIGGER IF EXISTS guard_accounts_referenced ON accounts')
+        op.execute('DROP TRIGGER IF EXISTS guard_dealers_referenced ON dealers')
+        op.execute('DROP TRIGGER IF EXISTS guard_campaigns_referenced ON campaigns')
+        op.execute('DROP TRIGGER IF EXISTS guard_journeys_referenced ON journeys')
+        op.execute('DROP TRIGGER IF EXISTS guard_followers_referenced ON followers')
+        op.execute('DROP TRIGGER IF EXISTS guard_customers_referenced ON customers')
+        op.execute('DROP FUNCTION IF EXISTS scrm_refuse_referenced_delete()')
     with op.batch_alter_table('redemptions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_redemptions_reward_id'))
         batch_op.drop_index('ix_redemptions_member_reward')
@@ -1453,20 +1463,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_event_registrations_event_status')
 
     op.drop_table('event_registrations')
-    with op.batch_alter_table('deliveries', schema=None) as batch_op:
-        batch_op.drop_index('ix_deliveries_wechat_msgid')
-        batch_op.drop_index('ix_deliveries_journey_status')
-        batch_op.drop_index('ix_deliveries_follower_capped')
-        batch_op.drop_index('ix_deliveries_due')
-        batch_op.drop_index(batch_op.f('ix_deliveries_dealer_id'))
-        batch_op.drop_index('ix_deliveries_campaign_status')
-
-    op.drop_table('deliveries')
     op.drop_table('campaign_runs')
-    with op.batch_alter_table('campaign_members', schema=None) as batch_op:
-        batch_op.drop_index('ix_campaign_members_follower')
-
-    op.drop_table('campaign_members')
     with op.batch_alter_table('tasks', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_tasks_follower_id'))
         batch_op.drop_index('ix_tasks_dealer_status_due')
@@ -1722,5 +1719,18 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_analytics_runs_account_id'))
 
     op.drop_table('analytics_runs')
+    with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_deliveries_wechat_msgid', postgresql_where=sa.text("wechat_msgid <> ''"), sqlite_where=sa.text("wechat_msgid <> ''"))
+        batch_op.drop_index('ix_deliveries_journey_status', postgresql_where=sa.text('journey_id IS NOT NULL'), sqlite_where=sa.text('journey_id IS NOT NULL'))
+        batch_op.drop_index('ix_deliveries_follower_capped')
+        batch_op.drop_index('ix_deliveries_due')
+        batch_op.drop_index(batch_op.f('ix_deliveries_dealer_id'))
+        batch_op.drop_index('ix_deliveries_campaign_status', postgresql_where=sa.text('campaign_id IS NOT NULL'), sqlite_where=sa.text('campaign_id IS NOT NULL'))
+
+    op.drop_table('deliveries')
+    with op.batch_alter_table('campaign_members', schema=None) as batch_op:
+        batch_op.drop_index('ix_campaign_members_follower')
+
+    op.drop_table('campaign_members')
     op.drop_table('accounts')
     # ### end Alembic commands ###

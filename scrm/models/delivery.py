@@ -40,17 +40,22 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         sa.Index("ix_deliveries_due", "status", "next_try_at"),
-        sa.Index("ix_deliveries_wechat_msgid", "account_id", "wechat_msgid"),
-        # progress and results of one campaign or journey, by status
-        sa.Index("ix_deliveries_campaign_status", "campaign_id", "status"),
-        sa.Index("ix_deliveries_journey_status", "journey_id", "status"),
+        # TEMPLATESENDJOBFINISH / MASSSENDJOBFINISH: only rows WeChat gave a msgid (none when written)
+        sa.Index("ix_deliveries_wechat_msgid", "account_id", "wechat_msgid",
+                 postgresql_where=sa.text("wechat_msgid <> ''"), sqlite_where=sa.text("wechat_msgid <> ''")),
+        # progress and results of one campaign or journey, by status (a row belongs to one or neither)
+        sa.Index("ix_deliveries_campaign_status", "campaign_id", "status",
+                 postgresql_where=sa.text("campaign_id IS NOT NULL"), sqlite_where=sa.text("campaign_id IS NOT NULL")),
+        sa.Index("ix_deliveries_journey_status", "journey_id", "status",
+                 postgresql_where=sa.text("journey_id IS NOT NULL"), sqlite_where=sa.text("journey_id IS NOT NULL")),
         # the frequency cap: a follower's marketing sends in the cap window
         sa.Index("ix_deliveries_follower_capped", "follower_id", "capped_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"))
-    dealer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("dealers.id"), index=True)
-    follower_id: Mapped[int | None] = mapped_column(sa.ForeignKey("followers.id"))  # see ix_deliveries_follower_capped
+    # references without per-row foreign-key checks: see scrm/models/guards.py
+    account_id: Mapped[int]                                 # accounts.id
+    dealer_id: Mapped[int | None] = mapped_column(index=True)   # dealers.id
+    follower_id: Mapped[int | None]   # followers.id; see ix_deliveries_follower_capped
     openid: Mapped[str] = mapped_column(sa.String(64), default="")
     dedupe_key: Mapped[str] = mapped_column(sa.String(191), unique=True)
     channel: Mapped[Channel] = mapped_column(_enum(Channel))
@@ -67,8 +72,8 @@ class Delivery(Base):
     error_code: Mapped[int | None]
     error: Mapped[str] = mapped_column(sa.String(255), default="")
     result: Mapped[str] = mapped_column(sa.String(64), default="")
-    campaign_id: Mapped[int | None] = mapped_column(sa.ForeignKey("campaigns.id"))
-    journey_id: Mapped[int | None] = mapped_column(sa.ForeignKey("journeys.id"))
+    campaign_id: Mapped[int | None]   # campaigns.id
+    journey_id: Mapped[int | None]    # journeys.id
     arm: Mapped[str] = mapped_column(sa.String(16), default="")         # the campaign variant, or a journey step
     capped_at: Mapped[datetime | None]   # when it took a place under the follower's frequency cap
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

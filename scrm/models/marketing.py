@@ -125,10 +125,11 @@ class CampaignMember(Base):
     __table_args__ = (sa.UniqueConstraint("campaign_id", "occurrence", "follower_id"),
                       sa.Index("ix_campaign_members_follower", "follower_id"))
     id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True)
-    campaign_id: Mapped[int] = mapped_column(sa.ForeignKey("campaigns.id"))
+    # references without per-row foreign-key checks: see scrm/models/guards.py
+    campaign_id: Mapped[int]            # campaigns.id
     occurrence: Mapped[int]
-    follower_id: Mapped[int] = mapped_column(sa.ForeignKey("followers.id"))
-    customer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customers.id"))
+    follower_id: Mapped[int]            # followers.id
+    customer_id: Mapped[int | None]     # customers.id
     arm: Mapped[str] = mapped_column(sa.String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

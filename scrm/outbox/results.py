@@ -34,6 +34,7 @@ def _update(account_id: int, msgid: str, channel: str, values: dict[str, Any]) -
     with db.transaction() as s:
         result = s.execute(sa.update(Delivery)
                            .where(Delivery.account_id == account_id, Delivery.wechat_msgid == msgid[:32],
+                                  Delivery.wechat_msgid != "",   # the partial index's predicate
                                   Delivery.channel_used == channel)
                            .values(updated_at=utcnow(), **values)
                            .execution_options(synchronize_session=False))

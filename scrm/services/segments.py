@@ -168,7 +168,8 @@ def audience_query(s: Session, scope: Scope, definition: Any, dealer_id: int | N
                                     env=campaign_run.env(s)).subquery("contacts")
 
 
-def _count(s: Session, contacts: Any) -> Counts:
+def count_contacts(s: Session, contacts: Any) -> Counts:
+    """The four figures staff see of a compiled audience: contacts, customers, followers, reachable followers."""
     row = s.execute(sa.select(
         sa.func.count(), sa.func.count(sa.distinct(contacts.c.customer_id)),
         sa.func.count(sa.distinct(contacts.c.follower_id)),
@@ -185,7 +186,7 @@ def count(scope: Scope, definition: Any, dealer_id: int | None, segment_id: int 
     scope.require(Perm.SEGMENTS_EDIT)
     with db.transaction() as s:
         segment_compile.tune(s)
-        counts = _count(s, audience_query(s, scope, definition, dealer_id))
+        counts = count_contacts(s, audience_query(s, scope, definition, dealer_id))
         seg = s.get(Segment, segment_id) if segment_id is not None else None
         clean = segment_compile.normalise(definition, brand=scope.all_dealers)
         if (seg is not None and seg.archived_at is None and scope.allows(seg)
@@ -199,7 +200,7 @@ def count_saved(scope: Scope, segment_id: int) -> Counts:
     with db.transaction() as s:
         seg = scope.get(s, Segment, segment_id, shared=True)
         segment_compile.tune(s)
-        counts = _count(s, audience_query(s, scope, seg.definition, seg.dealer_id))
+        counts = count_contacts(s, audience_query(s, scope, seg.definition, seg.dealer_id))
         if seg.archived_at is None and (scope.all_dealers or seg.dealer_id is not None):
             seg.last_count, seg.last_counted_at = counts.contacts, db.utcnow()   # a narrowed count is not stored
     return counts
