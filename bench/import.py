@@ -124,6 +124,32 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _children_cpu() -> float:
+    """CPU seconds of the ended child processes (the import's parsing process on big files)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _postgres_cpu(pids: dict[int, float]) -> float:
+    """CPU seconds used by the bench database's PostgreSQL backends since `pids` (pid -> CPU seconds) was
+    filled; `pids` is updated. A backend that ended in between is not counted (the pool keeps them open)."""
+    from scrm import db
+
+    current = db.session.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"))
+    used = 0.0
+    for (pid,) in current.all():
+        try:
+            text = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2:].split()
+        seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+        used += seconds - pids.get(pid, 0.0)
+        pids[pid] = seconds
+    db.session.remove()
+    return used
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -165,7 +191,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
                 progress = _progress_logger(label, args.size, step, mark)
                 profiler = cProfile.Profile(time.process_time) if args.profile and label == "import" else None
-                t0, cpu0 = time.perf_counter(), _cpu()
+                backends: dict[int, float] = {}
+                _postgres_cpu(backends)
+                t0, cpu0, child0 = time.perf_counter(), _cpu(), _children_cpu()
                 if profiler:
                     profiler.enable()
                 summary = import_customers(path, dealer=dealer, report_path=workdir / f"{label}.rejected.csv",
@@ -173,6 +201,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 if profiler:
                     profiler.disable()
                 seconds, cpu = time.perf_counter() - t0, _cpu() - cpu0
+                child_cpu, pg_cpu = _children_cpu() - child0, _postgres_cpu(backends)
                 log(f"{label}: {seconds:.1f} s — created {summary.created}, updated {summary.updated}, "
                     f"unchanged {summary.unchanged}, rejected {summary.rejected}")
                 if profiler:
@@ -182,14 +211,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     print(out.getvalue(), file=sys.stderr)
                 if label == "import":
                     figures.update(seconds=round(seconds, 2), rows_per_s=round(args.size / seconds),
-                                   rejected=summary.rejected, created=summary.created, cpu_seconds=round(cpu, 2))
+                                   rejected=summary.rejected, created=summary.created, cpu_seconds=round(cpu, 2),
+                                   parser_cpu_seconds=round(child_cpu, 2), postgres_cpu_seconds=round(pg_cpu, 2))
                 else:
                     figures.update(reimport_seconds=round(seconds, 2), reimport_cpu_seconds=round(cpu, 2),
                                    reimport_rows_per_s=round(args.size / seconds),
-                                   reimport_changed=summary.created + summary.updated)
+                                   reimport_changed=summary.created + summary.updated,
+                                   reimport_parser_cpu_seconds=round(child_cpu, 2),
+                                   reimport_postgres_cpu_seconds=round(pg_cpu, 2))
             db.session.remove()
             db.engine().dispose()
         figures["peak_rss_mb"] = round(peak_rss_mb())
+        figures["parser_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
         figures["dirty_rows_written"] = dirty
         return figures
     finally:

@@ -8,6 +8,7 @@ map in `normalize_headers`; both are re-exported here so callers import one modu
 from __future__ import annotations
 
 import math
+import operator
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -92,17 +93,22 @@ _VIN_LETTERS = (dict(zip("ABCDEFGH", range(1, 9), strict=True)) | dict(zip("JKLM
                 | {"P": 7, "R": 9} | dict(zip("STUVWXYZ", range(2, 10), strict=True)))
 _VIN_ALLOWED = frozenset("0123456789") | frozenset(_VIN_LETTERS)
 _VIN_DROP = re.compile(r"[\s\-]+")
+_VIN_VALUES = {**{str(d): d for d in range(10)}, **_VIN_LETTERS}
+_PLAIN_VIN = re.compile(r"[0-9A-HJ-NPR-Z]{17}")  # a clean cell: already in its normal form
 
 
 def vin_check_digit(value: str) -> str:
     """The check digit (position 9) a 17-character VIN of allowed characters must carry."""
-    total = sum(w * (int(c) if c.isdigit() else _VIN_LETTERS[c]) for w, c in zip(_VIN_WEIGHTS, value, strict=True))
-    remainder = total % 11
+    if len(value) != 17:
+        raise ValueError(f"a VIN has 17 characters, not {len(value)}")
+    remainder = sum(map(operator.mul, _VIN_WEIGHTS, map(_VIN_VALUES.__getitem__, value))) % 11
     return "X" if remainder == 10 else str(remainder)
 
 
 def vin(raw: object, *, field: str = "vin") -> str | None:
     """Normalise a VIN: 17 characters, upper-case, no I/O/Q, with a correct check digit."""
+    if type(raw) is str and _PLAIN_VIN.fullmatch(raw) and raw[8] == vin_check_digit(raw):
+        return raw
     text = clean_text(raw)
     if text is None:
         return None
@@ -134,6 +140,8 @@ _PLATE_DROP = re.compile(r"[\s.·・•‧∙\-]+")
 
 def plate(raw: object, *, field: str = "plate") -> str | None:
     """Normalise a Chinese licence plate (ordinary or new-energy): upper-case, no spaces or dots."""
+    if type(raw) is str and _PLATE.fullmatch(raw):
+        return raw  # already in its normal form
     text = clean_text(raw)
     if text is None:
         return None
@@ -148,6 +156,7 @@ def plate(raw: object, *, field: str = "plate") -> str | None:
 # --- numbers with units -----------------------------------------------------------------------------
 
 _DECIMAL = re.compile(r"-?\d+(?:\.\d+)?")
+_PLAIN_KM = re.compile(r"[0-9]{1,7}|[0-9]{1,3}(?:,[0-9]{3}){1,2}")  # 12345, 12,345: whole kilometres
 _KM_UNITS = ("公里", "千米", "kms", "km")
 _MONEY_MARKS = re.compile(r"[\s,¥$]|人民币|rmb|cny|元")
 
@@ -173,6 +182,10 @@ def _numeric(raw: object) -> Decimal | None:
 
 def mileage(raw: object, *, field: str = "mileage") -> int | None:
     """Kilometres as int from `12,345`, `12345km`, `12345 公里`, `1.2万公里`, numbers; 0..2,000,000."""
+    if type(raw) is str and _PLAIN_KM.fullmatch(raw):
+        km = int(raw.replace(",", ""))
+        if km <= 2_000_000:
+            return km
     value = _numeric(raw)
     if value is None:
         text = clean_text(raw)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import enum
 import json
 import logging
-from collections.abc import Callable, Sequence
+import operator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -25,12 +26,13 @@ from scrm.db import Base
 logger = logging.getLogger(__name__)
 
 _COLUMNS: dict[type[Base], tuple[str, ...]] = {}
+_SEQUENCES: dict[type[Base], str] = {}  # the sequence of each model's id (the same in every database)
 
 
 class Record:
     """A new row of `model`: every column attribute, None unless given (defaults apply when written)."""
 
-    def __init__(self, model: type[Base], **values: Any) -> None:
+    def __init__(self, model: type[Base], /, **values: Any) -> None:
         columns = _COLUMNS.get(model)
         if columns is None:
             columns = _COLUMNS[model] = tuple(c.key for c in _table(model).columns)
@@ -40,7 +42,7 @@ class Record:
         self._orm: Base | None = None  # the ORM instance written for it (SQLite path)
 
 
-def new(model: type[Base], **values: Any) -> Any:
+def new(model: type[Base], /, **values: Any) -> Any:
     """A new `Record` of `model`, typed loosely so callers can treat it as the model."""
     return Record(model, **values)
 
@@ -107,8 +109,13 @@ def assign_ids(s: Session, records: Sequence[Record]) -> None:
         for rec in records:
             rec.__dict__["id"] = rec._orm.id  # type: ignore[union-attr]
         return
-    ids = s.execute(sa.text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
-                    {"t": _table(model).name, "n": len(records)}).scalars().all()
+    sequence = _SEQUENCES.get(model)
+    if sequence is None:
+        sequence = _SEQUENCES[model] = s.execute(sa.text("SELECT pg_get_serial_sequence(:t, 'id')"),
+                                                 {"t": _table(model).name}).scalar_one()
+    # The sequence named once (as regclass), not looked up again for every id.
+    ids = s.execute(sa.text("SELECT nextval(CAST(:seq AS regclass)) FROM generate_series(1, :n)"),
+                    {"seq": sequence, "n": len(records)}).scalars().all()
     for rec, new_id in zip(records, ids, strict=True):
         rec.__dict__["id"] = new_id
 
@@ -129,15 +136,25 @@ def insert(s: Session, records: Sequence[Record]) -> None:
         return
     table = _table(model)
     columns = [c for c in table.columns if not (c.primary_key and records[0].__dict__.get(c.key) is None)]
-    plan = [(c.key, _converter(c)) for c in columns]
     try:
-        _copy(s, table, [c.name for c in columns],
-              ([state.get(key) if convert is None else convert(state.get(key)) for key, convert in plan]
-               for state in (rec.__dict__ for rec in records)))
+        _copy(s, table, [c.name for c in columns], _rows([c.key for c in columns], [_converter(c) for c in columns],
+                                                         [rec.__dict__ for rec in records]))
     except Exception as exc:
         if type(exc).__module__.startswith("psycopg") and "IntegrityError" in [t.__name__ for t in type(exc).__mro__]:
             raise IntegrityError(f"COPY {table.name}", None, exc) from exc
         raise
+
+
+def _rows(keys: list[str], converters: list[Callable[[Any], Any] | None],
+          states: Sequence[dict[str, Any]]) -> Iterator[list[Any]]:
+    """The COPY rows of `states` (records' or plain rows' values): one list per row, in `keys` order."""
+    converted = [(i, convert) for i, convert in enumerate(converters) if convert is not None]
+    get = operator.itemgetter(*keys) if len(keys) > 1 else (lambda state: (state[keys[0]],))
+    for state in states:
+        values = list(get(state))
+        for i, convert in converted:
+            values[i] = convert(values[i])
+        yield values
 
 
 def insert_rows(s: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
@@ -148,9 +165,7 @@ def insert_rows(s: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None
         s.execute(sa.insert(table), rows)
         return
     keys = list(rows[0])
-    plan = [(k, _converter(table.c[k])) for k in keys]
-    _copy(s, table, [table.c[k].name for k in keys],
-          ([row[k] if convert is None else convert(row[k]) for k, convert in plan] for row in rows))
+    _copy(s, table, [table.c[k].name for k in keys], _rows(keys, [_converter(table.c[k]) for k in keys], rows))
 
 
 def _copy(s: Session, table: sa.Table, names: list[str], rows: Any) -> None:
@@ -168,19 +183,32 @@ def _orm(rec: Record) -> Base:
 
 
 def _converter(column: sa.Column[Any]) -> Callable[[Any], Any] | None:
-    """How a column's Python value is turned into what COPY takes (None: as it is)."""
+    """How a column's Python value is turned into what COPY takes (None: as it is): defaults applied,
+    enums as their value, JSON as text."""
     default = column.default
-    if default is None and not isinstance(column.type, sa.JSON | sa.Enum):
+    is_json, is_enum = isinstance(column.type, sa.JSON), isinstance(column.type, sa.Enum)
+    if default is None and not (is_json or is_enum):
         return None
-    return lambda value: _value(value, default)
+    arg: Any = None if default is None else getattr(default, "arg", None)
+    call = default is not None and default.is_callable
+
+    def make() -> Any:
+        return arg(None) if call else arg
+
+    if is_json:
+        return lambda value: _json(make() if value is None else value)
+    if is_enum:
+        return lambda value: _plain(make() if value is None else value)
+    return lambda value: make() if value is None else value
 
 
-def _value(value: Any, default: Any) -> Any:
-    """A Python value as COPY takes it: defaults applied, enums as their value, JSON as text."""
-    if value is None and default is not None:
-        value = default.arg(None) if default.is_callable else default.arg
-    if isinstance(value, enum.Enum):
-        return value.value
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, enum.Enum) else value
+
+
+def _json(value: Any) -> Any:
     if isinstance(value, dict | list):
+        if not value:
+            return "{}" if isinstance(value, dict) else "[]"
         return json.dumps(value, ensure_ascii=False)
-    return value
+    return _plain(value)

@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from scrm.models import Stage
@@ -39,6 +40,9 @@ _PLAIN_MOBILE = re.compile(r"1[3-9]\d{9}")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc
 _PLAIN_NAME = re.compile(r"[\u4e00-\u9fff]{1,64}")
+# Text that NFKC, trimming and space-collapsing leave as it is: ASCII letters and digits, common CJK
+# ideographs and a few marks, in words separated by single spaces.
+_PLAIN_TEXT = re.compile(r"[0-9A-Za-z\u4e00-\u9fff._#/-]+(?: [0-9A-Za-z\u4e00-\u9fff._#/-]+)*")
 
 
 @dataclass(frozen=True)
@@ -69,13 +73,17 @@ class ParsedRow:
 def parse_row(line: int, cells: dict[str, Cell], columns: dict[str, str]) -> ParsedRow:
     """Validate one row; `columns` maps the file's header to a canonical field name."""
     row = ParsedRow(line, cells)
-    header_of = {fld: header for header, fld in columns.items()}
+    problems = row.problems
     values: dict[str, Any] = {}
-    for header, fld in columns.items():
+    get = cells.get
+    for header, fld, rule in _plan(columns):
+        raw = get(header)
+        if raw is None or raw == "":
+            continue  # every rule takes an empty cell for a missing value
         try:
-            value = _RULES.get(fld, _plain)(fld, cells.get(header))
+            value = rule(fld, raw)
         except Invalid as exc:
-            row.problems.append(Problem(header, exc.message, dict(exc.params)))
+            problems.append(Problem(header, exc.message, dict(exc.params)))
             continue
         if value is not None:
             values[fld] = value
@@ -83,22 +91,41 @@ def parse_row(line: int, cells: dict[str, Cell], columns: dict[str, str]) -> Par
     if phone is not None:
         values["mobile" if phone.kind == "mobile" else "landline"] = phone.value
     # A customer number alone may name an existing customer; the upsert refuses it for a new one.
-    if not row.problems and not any(values.get(k) for k in ("name", "mobile", "external_id")):
-        row.problems.append(Problem("", "A row needs a customer name or a mobile number."))
+    if not problems and not (values.get("name") or values.get("mobile") or values.get("external_id")):
+        problems.append(Problem("", "A row needs a customer name or a mobile number."))
     vehicle = {k: values[k] for k in VEHICLE_FIELDS if k in values}
     if vehicle and not (vehicle.get("vin") or vehicle.get("plate")):
+        header_of = {fld: header for header, fld in columns.items()}
         columns_given = ", ".join(header_of[k] for k in vehicle)
-        row.problems.append(Problem("", "Vehicle details (%(columns)s) need a VIN or a plate number.",
-                                    {"columns": columns_given}))
+        problems.append(Problem("", "Vehicle details (%(columns)s) need a VIN or a plate number.",
+                                {"columns": columns_given}))
     row.customer = {k: values[k] for k in CUSTOMER_FIELDS if k in values}
     row.vehicle = vehicle or None
     return row
+
+
+_Plan = tuple[tuple[str, str, Callable[[str, Cell], Any]], ...]
+_last_plan: tuple[dict[str, str], tuple[tuple[str, str], ...], _Plan] | None = None
+
+
+def _plan(columns: dict[str, str]) -> _Plan:
+    """(header, field, rule) per mapped column; the last one is kept, since a file maps its columns once."""
+    global _last_plan
+    last = _last_plan
+    items = tuple(columns.items())
+    if last is not None and last[0] is columns and last[1] == items:
+        return last[2]
+    plan = tuple((header, fld, _ROW_RULES.get(fld, _plain)) for header, fld in items)
+    _last_plan = (columns, items, plan)
+    return plan
 
 
 def _plain(fld: str, raw: Cell) -> str | None:
     """Free text (city, source, brand, ...): folded, trimmed, inner spaces collapsed, length-checked."""
     if raw is None:
         return None
+    if type(raw) is str and _PLAIN_TEXT.fullmatch(raw) and len(raw) <= TEXT_LIMITS.get(fld, 100):
+        return raw
     text = " ".join(unicodedata.normalize("NFKC", str(raw)).split())
     if not text:
         return None
@@ -146,14 +173,32 @@ def _model_year(fld: str, raw: Cell) -> int | None:
 
 
 def _date(fld: str, raw: Cell) -> Any:
-    if isinstance(raw, str) and _ISO_DATE.fullmatch(raw):
-        try:
-            day = date.fromisoformat(raw)
-        except ValueError:
-            day = None  # no such day: the full rule says so in the dealer's words
-        if day is not None and FIRST_YEAR <= day.year <= LAST_YEAR:
-            return day
+    if type(raw) is str:
+        if _ISO_DATE.fullmatch(raw):
+            try:
+                day = date.fromisoformat(raw)
+            except ValueError:
+                day = None  # no such day: the full rule says so in the dealer's words
+            if day is not None and FIRST_YEAR <= day.year <= LAST_YEAR:
+                return day
+        return _text_date(fld, raw)
     return normalize.parse_date(raw, fld)
+
+
+@lru_cache(maxsize=1 << 15)
+def _text_date(fld: str, raw: str) -> date | None:
+    """Dates written as text repeat a lot in a big file (a few thousand days, a few formats)."""
+    return normalize.parse_date(raw, fld)
+
+
+@lru_cache(maxsize=4096)
+def _repeated(fld: str, raw: Cell) -> Any:
+    """Fields whose values repeat (city, brand, model, gender ...): validated once per distinct value."""
+    return _RULES.get(fld, _plain)(fld, raw)
+
+
+def _cached(fld: str, raw: Cell) -> Any:
+    return _repeated(fld, raw) if type(raw) is str else _RULES.get(fld, _plain)(fld, raw)
 
 
 def _external_id(fld: str, raw: Cell) -> str | None:
@@ -173,3 +218,6 @@ _RULES: dict[str, Callable[[str, Cell], Any]] = {
     "last_service_mileage": lambda f, raw: normalize.mileage(raw),
     **dict.fromkeys(DATE_FIELDS, _date),
 }
+# The rule parse_row uses per field: the same rules, through a cache where values repeat.
+_ROW_RULES: dict[str, Callable[[str, Cell], Any]] = {
+    **_RULES, **dict.fromkeys(("gender", "city", "source", "stage", "brand", "model", "model_year"), _cached)}

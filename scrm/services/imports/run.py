@@ -25,7 +25,7 @@ from scrm import db
 from scrm.db import utcnow
 from scrm.models import Account, Dealer, ImportJob, ImportKind, ImportStatus
 from scrm.services.errors import DomainError, Invalid, NotFound
-from scrm.services.imports import bulk
+from scrm.services.imports import bulk, parallel
 from scrm.services.imports.customers import ParsedRow, Problem, parse_row
 from scrm.services.imports.readers import Cell, Table, UnreadableFile, open_table
 from scrm.services.imports.repair_rows import check_repair_columns, map_repair_headers, parse_repair_row
@@ -176,7 +176,11 @@ def _import_table(table: Table, path: Path, filename: str, dealer: Dealer, job_i
                           {fld: header for header, fld in columns.items()})
     counts = dict.fromkeys(("total", "created", "updated", "unchanged", "rejected"), 0)
     batch = Batch(dealer.account_id, dealer.id, job_id, filename, utcnow())
-    ahead = _ahead(_chunks((parse(line, cells, columns) for line, cells in table), batch_size))
+    if table.size_hint >= parallel.MIN_ROWS:  # a big file: validated in a second process
+        chunks = parallel.parsed_chunks(path, parse, columns, batch_size)
+    else:
+        chunks = _chunks((parse(line, cells, columns) for line, cells in table), batch_size)
+    ahead = _ahead(chunks)
     stats = bulk.PlannerStats(first=batch_size)
     try:
         for rows in ahead:
@@ -236,6 +240,10 @@ def _ahead(chunks: Iterator[list[ParsedRow]], depth: int = 2) -> Generator[list[
             hand_over((None, None))
         except BaseException as exc:  # handed to the consumer, which raises it
             hand_over((None, exc))
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()  # a parsing process stops at once
 
     thread = threading.Thread(target=produce, name="import-reader", daemon=True)
     thread.start()

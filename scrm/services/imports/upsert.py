@@ -158,12 +158,15 @@ def _plan_customer(s: Session, b: Batch, index: _Index,
             "Add them by hand if they have come back."))
     if created and not values.get("name") and not values.get("mobile"):
         return _reject("", "A row needs a customer name or a mobile number.")
+    old_mobile = customer.mobile if customer is not None else None
     if customer is None:
-        customer = bulk.new(Customer, account_id=b.account_id, dealer_id=b.dealer_id, stage=Stage.LEAD, tags=[],
-                            created_at=b.now, updated_at=b.now)
+        customer = bulk.new(Customer, **{"account_id": b.account_id, "dealer_id": b.dealer_id, "stage": Stage.LEAD,
+                                         "tags": [], "created_at": b.now, "updated_at": b.now,
+                                         **_given(_typed(values))})
         index.new_customers.append(customer)
-    old_mobile = customer.mobile
-    changed = _assign(customer, _typed(values))
+        changed = []
+    else:
+        changed = _assign(customer, _typed(values))
     if mobile and old_mobile != mobile:
         index.by_mobile.pop(old_mobile or "", None)
         index.by_mobile[mobile] = customer
@@ -194,10 +197,10 @@ def _write_vehicle(s: Session, b: Batch, index: _Index, customer: Customer, valu
         if candidate is not None and not (vin and candidate.vin and candidate.vin != vin):
             vehicle = candidate
     if vehicle is None:
-        vehicle = bulk.new(Vehicle, account_id=b.account_id, dealer_id=b.dealer_id, customer_id=customer.id,
-                           created_at=b.now, updated_at=b.now)
+        vehicle = bulk.new(Vehicle, **{"account_id": b.account_id, "dealer_id": b.dealer_id,
+                                       "customer_id": customer.id, "created_at": b.now, "updated_at": b.now,
+                                       **_given(values)})
         index.new_vehicles.append(vehicle)
-        _assign(vehicle, values)
         changed = ["vehicle"]
     else:
         for reading, when in DATED:
@@ -222,6 +225,11 @@ def _assign(row: Any, values: dict[str, Any]) -> list[str]:
             setattr(row, name, value)
             changed.append(name)
     return changed
+
+
+def _given(values: dict[str, Any]) -> dict[str, Any]:
+    """The non-empty values (what `_assign` would set on a new record)."""
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def _typed(values: dict[str, Any]) -> dict[str, Any]:
