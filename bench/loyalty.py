@@ -2,7 +2,8 @@
 
 In a throw-away database (bench/pgdb.py):
   (a) `--attempts` concurrent check-ins (processes x threads) for one member on one day: awarded exactly once;
-  (b) ledger writes per second with many members earning concurrently (`--members`, `--writes`);
+  (b) ledger writes per second with many members earning concurrently (`--members`, `--writes`), each client
+      warmed before the clock by one earn rolled back; with the client and server CPU per write;
   (c) for a member with `--size` ledger entries, p50/p99 of reading the balance and tier (the member row and
       its tier: what 积分 and the pages show) and of that plus tiers.progress_in (the 12-month earned sum).
 
@@ -72,7 +73,8 @@ def _setup(members: int) -> dict[str, Any]:
     return {"account": acc, "followers": ids, "members": member_ids}
 
 
-def _worker(url: str, pool: int, threads: int, kind: str, jobs: list[Any], barrier: Any, results: Any) -> None:
+def _worker(url: str, pool: int, threads: int, kind: str, jobs: list[Any], barrier: Any, results: Any,
+            hold: Any) -> None:
     """One process with its own engine; `threads` threads run their share of `jobs` after the barrier."""
     from scrm import create_app, db
     from scrm.config import settings_from_dict
@@ -81,9 +83,23 @@ def _worker(url: str, pool: int, threads: int, kind: str, jobs: list[Any], barri
 
     create_app(settings_from_dict(_settings(url, pool)))  # every PointsChanged subscriber, as in production
 
+    def warm(member_id: int) -> None:
+        # A serving process is warm: its pooled connection is open, the statements compiled, the policy
+        # cached. Do that here, before the clock, with one earn rolled back (nothing is written).
+        s = db.session()
+        try:
+            ledger.earn_in(s, member_id, Trigger.EVENT_ATTENDED, key=f"warm-{uuid.uuid4().hex}", source="bench",
+                           points=10)
+        finally:
+            s.rollback()
+            db.session.remove()
+
     def run(share: list[Any]) -> None:
         done = fresh = err = 0
+        if kind == "earn" and share:
+            warm(share[0][0])
         barrier.wait(timeout=300)
+        cpu = time.thread_time()
         for job in share:
             try:
                 if kind == "checkin":
@@ -98,31 +114,58 @@ def _worker(url: str, pool: int, threads: int, kind: str, jobs: list[Any], barri
                 print(f"error: {exc!r}", file=sys.stderr)
             finally:
                 db.session.remove()
-        results.put((done, fresh, err, time.time()))
+        results.put((done, fresh, err, time.time(), time.thread_time() - cpu))
 
     ts = [threading.Thread(target=run, args=(jobs[i::threads],)) for i in range(threads)]
     for t in ts:
         t.start()
     for t in ts:
         t.join()
+    hold.wait(timeout=300)  # keep the connections (and their server processes) until the CPU is read
 
 
-def _crowd(url: str, procs: int, threads: int, kind: str, jobs: list[Any]) -> tuple[int, int, int, float]:
-    """Run `jobs` over procs x threads clients; (done, fresh check-ins, errors, seconds from the barrier)."""
+def _server_cpu() -> dict[int, float]:
+    """CPU seconds used so far by each server process of this database's clients (PostgreSQL on this host)."""
+    from scrm import db
+
+    with db.engine().connect() as c:
+        pids = list(c.scalars(sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                      "AND backend_type = 'client backend' AND pid <> pg_backend_pid()")))
+    tick, out = os.sysconf("SC_CLK_TCK"), {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # not on this host, or gone
+        out[int(pid)] = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+    return out
+
+
+def _crowd(url: str, procs: int, threads: int, kind: str, jobs: list[Any]) -> tuple[int, int, int, float, float,
+                                                                                  float]:
+    """Run `jobs` over procs x threads clients.
+
+    (done, fresh check-ins, errors, seconds from the barrier, client CPU seconds of the threads' jobs, CPU
+    seconds of their server processes over the same span).
+    """
     ctx = mp.get_context("spawn")
-    barrier, results = ctx.Barrier(procs * threads + 1), ctx.Queue()
+    barrier, results, hold = ctx.Barrier(procs * threads + 1), ctx.Queue(), ctx.Barrier(procs + 1)
     pool = max(1, 60 // (3 * procs))  # pool + 2x overflow per process: at most ~60 connections in all
-    ps = [ctx.Process(target=_worker, args=(url, pool, threads, kind, jobs[i::procs], barrier, results))
+    ps = [ctx.Process(target=_worker, args=(url, pool, threads, kind, jobs[i::procs], barrier, results, hold))
           for i in range(procs)]
     for p in ps:
         p.start()
     barrier.wait(timeout=300)
     t0 = time.time()
+    before = _server_cpu()
     outs = [results.get(timeout=900) for _ in range(procs * threads)]
+    after = _server_cpu()
+    hold.wait(timeout=300)
     for p in ps:
         p.join(timeout=60)
+    server = sum(v - before.get(pid, 0.0) for pid, v in after.items())
     return (sum(o[0] for o in outs), sum(o[1] for o in outs), sum(o[2] for o in outs),
-            max(o[3] for o in outs) - t0)
+            max(o[3] for o in outs) - t0, sum(o[4] for o in outs), server)
 
 
 def _history(account: int, member_id: int, size: int, seed: int) -> None:
@@ -162,7 +205,7 @@ def _run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     ids = _setup(args.members)
     # (a) the crowd checking one member in on one day
     target = ids["followers"][0]
-    done, fresh, err, secs = _crowd(url, args.procs, args.threads, "checkin", [target] * args.attempts)
+    done, fresh, err, secs, _c, _s = _crowd(url, args.procs, args.threads, "checkin", [target] * args.attempts)
     db.session.remove()
     target_member = db.session.scalar(sa.select(Member.id).where(Member.follower_id == target))
     entries = db.session.scalar(sa.select(sa.func.count()).select_from(PointsEntry)
@@ -173,10 +216,12 @@ def _run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     rng = random.Random(args.seed)
     others = ids["members"][1:]
     writes = [(rng.choice(others), f"flow-{n}") for n in range(args.writes)]
-    w_done, _f, w_err, w_secs = _crowd(url, args.procs, args.flow_threads, "earn", writes)
+    w_done, _f, w_err, w_secs, w_client, w_server = _crowd(url, args.procs, args.flow_threads, "earn", writes)
     clients = args.procs * args.flow_threads
+    client_ms, server_ms = w_client * 1000 / max(w_done, 1), w_server * 1000 / max(w_done, 1)
     print(f"(b) {w_done} ledger writes in {w_secs:.2f} s ({w_done / w_secs:.0f}/s) by {clients} clients over "
-          f"{len(others)} members, {w_err} errors", file=sys.stderr)
+          f"{len(others)} members, {w_err} errors; CPU per write: client {client_ms:.2f} ms, server "
+          f"{server_ms:.2f} ms", file=sys.stderr)
     db.session.remove()
     bad = ledger.verify()
     # (c) balance + tier progress of a member with a long history
@@ -191,7 +236,8 @@ def _run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         with db.transaction() as s:
             m = s.get(Member, heavy, populate_existing=True)
             assert m is not None
-            _shown = (m.balance, s.get(Tier, m.tier_id).name if m.tier_id else "")
+            tier = s.get(Tier, m.tier_id) if m.tier_id else None
+            _shown = (m.balance, tier.name if tier else "")
             t1 = time.perf_counter()
             tiers.progress_in(s, m, datetime.now(UTC))
         t2 = time.perf_counter()
@@ -204,7 +250,8 @@ def _run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     return {"checkin_attempts": args.attempts, "checkin_awarded": fresh, "checkin_ledger_entries": entries,
             "checkin_errors": err, "checkin_seconds": round(secs, 2),
             "ledger_writes": w_done, "ledger_writes_per_s": round(w_done / w_secs, 1), "ledger_clients": clients,
-            "ledger_members": len(others), "ledger_errors": w_err, "verify_mismatches": len(bad),
+            "ledger_members": len(others), "ledger_errors": w_err, "ledger_client_cpu_ms": round(client_ms, 2),
+            "ledger_server_cpu_ms": round(server_ms, 2), "verify_mismatches": len(bad),
             "history_entries": args.size, "balance_tier_p50_ms": round(_pct(timings, 50), 2),
             "balance_tier_p99_ms": round(_pct(timings, 99), 2), "balance_tier_samples": len(timings),
             "progress_p50_ms": round(_pct(progress, 50), 2), "progress_p99_ms": round(_pct(progress, 99), 2),

@@ -22,7 +22,7 @@ from scrm import ROOT, runtime
 from scrm.config import AccountSettings
 from scrm.models import Account, Channel, Follower, Member, Tier
 from scrm.outbox.enqueue import enqueue
-from scrm.services import events_bus, ledger
+from scrm.services import events_bus, ledger, tiers
 from scrm.services.loyalty_events import TierChanged
 from scrm.wechat.render import translations
 
@@ -94,10 +94,17 @@ def month_of(value: datetime | date) -> str:
     return f"{value.year:04d}-{value.month:02d}"
 
 
+def _base_tier(s: Session, account_id: int, tier_id: int) -> bool:
+    """True when the tier is reached with no points (threshold 0), from the same cached ladder that set it."""
+    return any(r.id == tier_id and r.threshold == 0 for r in tiers.rungs(s, account_id))
+
+
 def on_tier_changed(s: Session, event: TierChanged) -> None:
     """A tier upgrade: the 升级 notice, once per member, tier and local day (a downgrade says nothing here)."""
     if not event.up or event.new_tier_id is None:
         return
+    if event.old_tier_id is None and _base_tier(s, event.account_id, event.new_tier_id):
+        return  # a member's first points put them on the base tier: nothing to announce, nothing to load
     member, tier = s.get(Member, event.member_id), s.get(Tier, event.new_tier_id)
     if member is None or tier is None:
         return

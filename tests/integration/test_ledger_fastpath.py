@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from scrm import db
-from scrm.models import EarningRule, LoyaltySettings, Member, PointsEntry, Role, Tier, Trigger
+from scrm.models import Delivery, EarningRule, LoyaltySettings, Member, PointsEntry, Role, Tier, Trigger
 from scrm.services import ledger, ledger_write, loyalty_rules_admin, tiers
 from scrm.services.accounts import account_id
 from tests.factories import make_staff
@@ -66,6 +66,22 @@ def test_a_warm_earn_is_two_statements_and_keeps_balance_and_tier(app_ctx: Any) 
     assert row.balance == 20 and ledger.verify() == []
     silver = db.session.scalar(sa.select(Tier).where(Tier.code == "silver"))
     assert silver is not None and row.tier_id == silver.id
+
+
+def test_the_first_points_onto_the_base_tier_set_it_with_one_update_and_tell_nobody(app_ctx: Any) -> None:
+    warm, m = make_member(), make_member()
+    make_rule(Trigger.EVENT_ATTENDED, 10)
+    make_tiers()
+    earn(warm.id, "warm", trigger=Trigger.EVENT_ATTENDED)     # loads the rule, validity and ladder
+    db.session.remove()
+    with counted() as seen:
+        award = earn(m.id, "first", trigger=Trigger.EVENT_ATTENDED)
+    assert award.points == 10
+    # lock, pay, then the tier set: no member or tier row loaded to decide that joining the base tier
+    # is no upgrade to announce (the notice handler used to load both for every new member)
+    assert seen == (["SELECT", "WITH", "UPDATE"] if db.is_postgres() else ["SELECT", "INSERT", "UPDATE", "UPDATE"])
+    assert member_row(m.id).tier_id == db.session.scalar(sa.select(Tier.id).where(Tier.code == "silver"))
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Delivery)) == 0
 
 
 def test_crossing_a_threshold_moves_the_tier_on_the_write_that_crosses_it(app_ctx: Any) -> None:
@@ -133,7 +149,7 @@ def test_the_hot_statements_have_no_per_execution_rendering() -> None:
     from sqlalchemy.dialects import postgresql
 
     for name in ("lock", "pay", "credit", "key"):
-        sql = ledger_write._SQL[name].compile(dialect=postgresql.dialect()).string
+        sql = ledger_write._SQL[name].compile(dialect=postgresql.dialect()).string  # type: ignore[no-untyped-call]
         assert "POSTCOMPILE" not in sql, name   # an IN list would re-render the SQL text on every write
 
 
