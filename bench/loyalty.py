@@ -266,7 +266,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=20, help="threads per process for the check-in crowd (a)")
     ap.add_argument("--flow-threads", type=int, default=4, help="threads per process for the writes (b)")
     ap.add_argument("--members", type=int, default=200, help="members earning in (b)")
-    ap.add_argument("--writes", type=int, default=1000, help="ledger writes made for the throughput figure (b)")
+    ap.add_argument("--writes", type=int, default=5000, help="ledger writes made for the throughput figure (b)")
     ap.add_argument("--samples", type=int, default=300, help="balance and tier reads timed (c)")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
