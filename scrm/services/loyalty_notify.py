@@ -109,7 +109,7 @@ def on_tier_changed(s: Session, event: TierChanged) -> None:
     if member is None or tier is None:
         return
     if event.old_tier_id is None and tier.threshold == 0:
-        return  # joining the base tier with the first points is no upgrade to announce
+        return  # the same rule against the stored ladder, for a ladder edited in another process in the last 5 s
     ladder = list(s.scalars(sa.select(Tier).where(Tier.account_id == tier.account_id, Tier.threshold > tier.threshold)
                             .order_by(Tier.threshold, Tier.sort_order, Tier.id).limit(1)))
     day = event.at.astimezone(ledger.local_tz()).date().isoformat()
