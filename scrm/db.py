@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy import MetaData, event
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -163,3 +164,23 @@ def commit_without_flush_wait(s: Session) -> None:
     """
     if s.get_bind().dialect.name == "postgresql":
         s.execute(sa.text("SET LOCAL synchronous_commit = off"))
+
+
+def among(column: Any, values: Iterable[int]) -> Any:
+    """`column IN values`; on PostgreSQL `= ANY(array)`: one statement text (cached, prepared) whatever the count.
+
+    An IN list renders one placeholder per value, so each batch size is a new statement for SQLAlchemy's
+    cache, psycopg's parser and the server's planner.
+    """
+    ids = list(values)
+    if not is_postgres():
+        return column.in_(ids)
+    return column == sa.any_(sa.bindparam(None, ids, type_=postgresql.ARRAY(sa.BigInteger())))
+
+
+def not_among(column: Any, values: Iterable[int]) -> Any:
+    """`column NOT IN values`, as `among` (`<> ALL(array)` on PostgreSQL)."""
+    ids = list(values)
+    if not is_postgres():
+        return column.not_in(ids)
+    return column != sa.all_(sa.bindparam(None, ids, type_=postgresql.ARRAY(sa.BigInteger())))

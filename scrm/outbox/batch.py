@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
+from scrm import runtime
 from scrm.db import utcnow
-from scrm.outbox import cap
+from scrm.outbox import cap, limiter, policy
 from scrm.outbox.claim import Claimed, release
 from scrm.outbox.hooks import prepare_batch
 from scrm.outbox.outcome import Outcome, record_many
@@ -151,6 +153,12 @@ def _send_all(ready: list[Ready], sink: Sink, stop: threading.Event, lease: time
     abort = threading.Event()
     lock = threading.Lock()
     unsent: list[Claimed] = []
+    pauses = policy.PauseView((r.row.account_id, r.choice.channel.value) for r in ready
+                              if r.choice.channel is not None) if ready else None
+    outbox = runtime.get().settings.outbox
+    per_account = Counter(r.row.account_id for r in ready)
+    slots = {a: limiter.Slots(limiter.account_limiter_name(a), outbox.rate_per_second, outbox.burst, n)
+             for a, n in per_account.items()}
 
     def one(r: Ready) -> None:
         deadline = r.row.claimed_at + lease
@@ -164,7 +172,7 @@ def _send_all(ready: list[Ready], sink: Sink, stop: threading.Event, lease: time
                 unsent.append(r.row)
             return
         try:
-            outcome = send_ready(r, should_stop=give_up)
+            outcome = send_ready(r, should_stop=give_up, pauses=pauses, slots=slots[r.row.account_id])
         except Exception as exc:
             # Anything escaping send_ready happened before a request went out: the row is safe to retry.
             log.exception("delivery %s: could not be handled; released", r.row.id)

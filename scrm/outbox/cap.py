@@ -45,19 +45,20 @@ def reserve_many(rows: Iterable[tuple[int, int]], now: datetime) -> set[int]:
     granted: set[int] = set()
     with db.transaction() as s:
         db.commit_without_flush_wait(s)   # a crash may only forget the places, never send twice
-        lock = sa.select(Follower.id).where(Follower.id.in_(followers)).order_by(Follower.id)
+        lock = sa.select(Follower.id).where(db.among(Follower.id, followers)).order_by(Follower.id)
         if db.is_postgres():
             lock = lock.with_for_update()
         s.execute(lock)
         used: dict[int, int] = {f: int(n) for f, n in s.execute(
             sa.select(Delivery.follower_id, sa.func.count()).select_from(Delivery)
-            .where(Delivery.follower_id.in_(followers), Delivery.capped_at >= since, Delivery.id.not_in(ids))
+            .where(db.among(Delivery.follower_id, followers), Delivery.capped_at >= since,
+                   db.not_among(Delivery.id, ids))
             .group_by(Delivery.follower_id)) if f is not None}
         for delivery_id, follower_id in wanted:
             if used.get(follower_id, 0) < count:
                 used[follower_id] = used.get(follower_id, 0) + 1
                 granted.add(delivery_id)
         if granted:
-            s.execute(sa.update(Delivery).where(Delivery.id.in_(sorted(granted))).values(capped_at=now)
+            s.execute(sa.update(Delivery).where(db.among(Delivery.id, sorted(granted))).values(capped_at=now)
                       .execution_options(synchronize_session=False))
     return granted

@@ -80,7 +80,7 @@ def release(rows: list[Claimed], worker: str, next_try_at: datetime | None = Non
         values["error"] = note[:255]
     with db.transaction() as s:
         result = s.execute(sa.update(Delivery)
-                           .where(Delivery.id.in_([r.id for r in rows]), Delivery.claimed_by == worker[:64],
+                           .where(db.among(Delivery.id, [r.id for r in rows]), Delivery.claimed_by == worker[:64],
                                   Delivery.status == DeliveryStatus.SENDING)
                            .values(**values)
                            .execution_options(synchronize_session=False))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter
 from collections.abc import Sequence
@@ -10,6 +11,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from scrm import db, metrics
 from scrm.db import utcnow
@@ -70,14 +72,17 @@ def _followers(s: Any, cs_sent: Counter[int], gone: list[int], now: datetime) ->
     followers = cast(sa.Table, Follower.__table__)
     involved = sorted({*cs_sent, *gone})
     if len(involved) > 1 and db.is_postgres():   # one lock order for every batch: no deadlock with the cap
-        s.execute(sa.select(Follower.id).where(Follower.id.in_(involved)).order_by(Follower.id).with_for_update())
+        s.execute(sa.select(Follower.id).where(db.among(Follower.id, involved)).order_by(Follower.id)
+                  .with_for_update())
     conn = s.connection()
-    if cs_sent:
+    if cs_sent and db.is_postgres():   # one statement for all: the counts ride in two arrays
+        conn.execute(_count_statement(), {"a_id": sorted(cs_sent), "a_n": [cs_sent[f] for f in sorted(cs_sent)]})
+    elif cs_sent:
         conn.execute(sa.update(followers).where(followers.c.id == sa.bindparam("b_id"))
                      .values(cs_sent_since_interaction=followers.c.cs_sent_since_interaction + sa.bindparam("b_n")),
                      [{"b_id": f, "b_n": n} for f, n in sorted(cs_sent.items())])
     if gone:
-        conn.execute(sa.update(followers).where(followers.c.id.in_(gone), followers.c.subscribed.is_(True))
+        conn.execute(sa.update(followers).where(db.among(followers.c.id, gone), followers.c.subscribed.is_(True))
                      .values(subscribed=False, unsubscribed_at=now))
 
 
@@ -108,27 +113,13 @@ def record_many(done: Sequence[tuple[Claimed, Outcome]], worker: str) -> set[int
     gone = sorted({row.follower_id for row, o in done if row.follower_id is not None and o.follower_unsubscribed})
     with db.transaction() as s:
         db.commit_without_flush_wait(s)   # lost in a crash -> the rows read `sending` -> unknown, never resent
-        # `unknown` too: a slow call the reaper gave up on may still report its real outcome.
-        owned = sa.and_(table.c.claimed_by == worker,   # no IN list: executemany takes no expanding parameter
-                        sa.or_(*(table.c.status == status for status in _RECORDABLE)))
-        if len(ids) > 1:   # which rows are still ours, locked in id order
-            mine = sa.select(Delivery.id).where(Delivery.id.in_(ids), Delivery.claimed_by == worker,
-                                                Delivery.status.in_(_RECORDABLE)).order_by(Delivery.id)
-            matched = set(s.scalars(mine.with_for_update() if db.is_postgres() else mine))
-        else:              # one row: its UPDATE's row count tells
-            matched = set(ids)
-        conn = s.connection()
-        for (columns, uncounted), params in groups.items():
-            params = [p for p in params if p["b_id"] in matched]
-            if not params:
-                continue
-            sets: dict[str, Any] = {c: sa.bindparam(f"b_{c}", type_=table.c[c].type) for c in columns}
-            if uncounted:
-                sets["attempts"] = table.c.attempts - 1
-            result = conn.execute(sa.update(table).where(table.c.id == sa.bindparam("b_id"), owned).values(sets),
-                                  params)
-            if len(ids) == 1 and not result.rowcount:
-                matched = set()
+        if db.is_postgres():
+            matched = _update_arrays(s, groups, worker)
+        else:
+            # `unknown` too: a slow call the reaper gave up on may still report its real outcome.
+            owned = sa.and_(table.c.claimed_by == worker,   # no IN list: executemany takes no expanding parameter
+                            sa.or_(*(table.c.status == status for status in _RECORDABLE)))
+            matched = _update_each(s, table, groups, owned, ids, worker)
         if cs_sent or gone:
             _followers(s, cs_sent, gone, now)
     for row, outcome in done:
@@ -136,4 +127,72 @@ def record_many(done: Sequence[tuple[Claimed, Outcome]], worker: str) -> set[int
             log.warning("delivery %s: outcome %s not recorded, the row is no longer claimed by %s",
                         row.id, outcome.label, worker)
         metrics.DELIVERIES.labels(channel=outcome.channel_used or row.channel.value, status=outcome.label).inc()
+    return matched
+
+
+def _arrays(table: sa.Table, columns: tuple[str, ...], types: dict[str, Any] | None = None) -> Any:
+    """`unnest(:a_column, ...) AS v(column, ...)`: rows to join an UPDATE to, each typed as `table`'s column."""
+    types = types or {}
+    kinds = {c: types.get(c) or table.c[c].type for c in columns}
+    arrays = [sa.bindparam(f"a_{c}", type_=postgresql.ARRAY(kinds[c])) for c in columns]
+    return sa.func.unnest(*arrays).table_valued(*(sa.column(c, kinds[c]) for c in columns)).render_derived(name="v")
+
+
+@functools.cache
+def _update_statement(columns: tuple[str, ...], uncounted: bool) -> Any:
+    """The UPDATE of one group's shape, built once: the same object keeps SQLAlchemy's cache key."""
+    table = cast(sa.Table, Delivery.__table__)
+    v = _arrays(table, ("id", *columns))
+    sets: dict[str, Any] = {c: v.c[c] for c in columns}
+    if uncounted:
+        sets["attempts"] = table.c.attempts - 1
+    # `unknown` too: a slow call the reaper gave up on may still report its real outcome.
+    owned = sa.and_(table.c.claimed_by == sa.bindparam("a_worker", type_=table.c.claimed_by.type),
+                    sa.or_(*(table.c.status == status for status in _RECORDABLE)))
+    return sa.update(table).where(table.c.id == v.c.id, owned).values(sets).returning(table.c.id)
+
+
+@functools.cache
+def _count_statement() -> Any:
+    followers = cast(sa.Table, Follower.__table__)
+    v = _arrays(followers, ("id", "n"), {"n": sa.Integer()})
+    return (sa.update(followers).where(followers.c.id == v.c.id)
+            .values(cs_sent_since_interaction=followers.c.cs_sent_since_interaction + v.c.n))
+
+
+def _update_arrays(s: Any, groups: dict[tuple[tuple[str, ...], bool], list[dict[str, Any]]],
+                   worker: str) -> set[int]:
+    """PostgreSQL: one UPDATE per group of rows with the same columns, the values in arrays, in id order
+    (the join walks the sorted ids, so rows are locked in id order); the rows still ours are those returned."""
+    matched: set[int] = set()
+    conn = s.connection()
+    for (columns, uncounted), params in groups.items():
+        params = sorted(params, key=lambda p: p["b_id"])
+        values: dict[str, Any] = {"a_id": [p["b_id"] for p in params], "a_worker": worker}
+        values.update({f"a_{c}": [p[f"b_{c}"] for p in params] for c in columns})
+        matched.update(conn.scalars(_update_statement(columns, uncounted), values))
+    return matched
+
+
+def _update_each(s: Any, table: sa.Table, groups: dict[tuple[tuple[str, ...], bool], list[dict[str, Any]]],
+                 owned: Any, ids: list[int], worker: str) -> set[int]:
+    """Elsewhere (SQLite): which rows are still ours, then one executemany per group."""
+    if len(ids) > 1:   # which rows are still ours, locked in id order
+        mine = sa.select(Delivery.id).where(db.among(Delivery.id, ids), Delivery.claimed_by == worker,
+                                            Delivery.status.in_(_RECORDABLE)).order_by(Delivery.id)
+        matched = set(s.scalars(mine))
+    else:              # one row: its UPDATE's row count tells
+        matched = set(ids)
+    conn = s.connection()
+    for (columns, uncounted), params in groups.items():
+        params = [p for p in params if p["b_id"] in matched]
+        if not params:
+            continue
+        sets: dict[str, Any] = {c: sa.bindparam(f"b_{c}", type_=table.c[c].type) for c in columns}
+        if uncounted:
+            sets["attempts"] = table.c.attempts - 1
+        result = conn.execute(sa.update(table).where(table.c.id == sa.bindparam("b_id"), owned).values(sets),
+                              params)
+        if len(ids) == 1 and not result.rowcount:
+            matched = set()
     return matched

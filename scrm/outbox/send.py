@@ -64,11 +64,11 @@ def load_contexts(rows: Sequence[Claimed]) -> dict[int, Context]:
         return {}
     with db.transaction() as s:
         slugs = {r.id: r.slug for r in s.execute(sa.select(Account.id, Account.slug)
-                                                   .where(Account.id.in_(account_ids)))}
+                                                   .where(db.among(Account.id, account_ids)))}
         followers = {f.id: f for f in s.execute(
             sa.select(Follower.id, Follower.openid, Follower.subscribed, Follower.opt_out_marketing,
                       Follower.last_interaction_at, Follower.interaction_kind, Follower.cs_sent_since_interaction)
-            .where(Follower.id.in_(follower_ids)))} if follower_ids else {}
+            .where(db.among(Follower.id, follower_ids)))} if follower_ids else {}
     settings = runtime.get().settings
     out: dict[int, Context] = {}
     for row in rows:
@@ -197,19 +197,29 @@ def _call(api: WeChatAPI, row: Claimed, channel: Channel, body: dict[str, Any], 
     return Outcome(DeliveryStatus.SENT, channel_used="mass", wechat_msgid=res["msg_id"], at=utcnow())
 
 
-def send_ready(ready: Ready, should_stop: Callable[[], bool] | None = None) -> Outcome:
-    """Wait for a rate slot, make the call and classify the answer (safe to run on several threads)."""
+def send_ready(ready: Ready, should_stop: Callable[[], bool] | None = None,
+               pauses: policy.PauseView | None = None, slots: limiter.Slots | None = None) -> Outcome:
+    """Wait for a rate slot, make the call and classify the answer (safe to run on several threads).
+
+    `pauses`: the batch's view of the quota pauses, `slots`: its share of the account's rate (else Redis
+    is asked for this row alone).
+    """
     settings = runtime.get().settings
     row, now = ready.row, utcnow()
     channel, body = ready.choice.channel, ready.choice.body
     assert channel is not None and body is not None
-    until = policy.paused_until(row.account_id, channel.value)
+    until = pauses.until(row.account_id, channel.value) if pauses is not None \
+        else policy.paused_until(row.account_id, channel.value)
     if until is not None and until > now:
         return Outcome(DeliveryStatus.PENDING, counts=False, next_try_at=until, error="paused: quota exhausted")
     api = _api(ready.account)
     rate_name = limiter.account_limiter_name(row.account_id)
     try:
-        limiter.acquire(rate_name, settings.outbox.rate_per_second, settings.outbox.burst, should_stop=should_stop)
+        if slots is not None:
+            slots.take(should_stop=should_stop)
+        else:
+            limiter.acquire(rate_name, settings.outbox.rate_per_second, settings.outbox.burst,
+                            should_stop=should_stop)
         try:
             return _call(api, row, channel, body, ready.openid)
         except WindowClosed:

@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -32,6 +33,7 @@ from scrm.services.imports.jobs import reap_stale_imports, run_next_import
 log = logging.getLogger(__name__)
 LEASE_MARGIN = timedelta(seconds=15)     # do not start a call this close to the end of the lease
 ERROR_BACKOFF_MAX = 30.0
+IMPORT_CHECK_SECONDS = 1.0     # while sending inline, how often a queued import is looked for
 
 
 def default_name() -> str:
@@ -65,14 +67,19 @@ def _run(name: str, stop: threading.Event, once: bool, max_rows: int | None = No
     settings = runtime.get().settings.outbox
     total, errors = 0, 0
     last_reap = utcnow()
+    next_import_check = 0.0
     while not stop.is_set():
         limit = settings.batch_size if max_rows is None else min(settings.batch_size, max_rows - total)
         if limit <= 0:
             break
         try:
             claimed = process_batch(name, limit, stop)
-            # At most one customer-file import per round when imports share this thread (drain, --once).
-            imported = run_next_import(name, stop.is_set) if inline_imports else False
+            # At most one customer-file import per round when imports share this thread (drain, --once):
+            # looked for whenever no row was due, and at most once a second while rows keep coming.
+            imported = False
+            if inline_imports and (claimed == 0 or time.monotonic() >= next_import_check):
+                imported = run_next_import(name, stop.is_set)
+                next_import_check = time.monotonic() + IMPORT_CHECK_SECONDS
             errors = 0
         except Exception:
             if once:

@@ -132,7 +132,7 @@ def prepare_rows(rows: list[Claimed]) -> None:
             if p is None:
                 continue
             for delivery_id, _follower, _arm, ctx in delivery_contexts(
-                    s, Delivery.id.in_(ids), dealer_id=p.dealer_id, today=_today(), language=language):
+                    s, db.among(Delivery.id, ids), dealer_id=p.dealer_id, today=_today(), language=language):
                 ready[delivery_id] = ctx
             if p.channel == CampaignChannel.CUSTOM:
                 mine = set(ids)
@@ -141,9 +141,10 @@ def prepare_rows(rows: list[Claimed]) -> None:
 
 def _windows_open(s: Any, rows: list[Claimed]) -> dict[int, bool]:
     """`_window_open` for many rows in one query (the outbox handles one row per follower per batch)."""
+    ids = {r.follower_id for r in rows if r.follower_id is not None}
     found = {f.id: Window(f.last_interaction_at, f.interaction_kind, f.cs_sent_since_interaction) for f in s.execute(
         sa.select(Follower.id, Follower.last_interaction_at, Follower.interaction_kind,
-                  Follower.cs_sent_since_interaction).where(Follower.id.in_({r.follower_id for r in rows})))}
+                  Follower.cs_sent_since_interaction).where(db.among(Follower.id, ids)))}
     now = utcnow()
     return {r.id: r.follower_id in found and window_open(found[r.follower_id], now) for r in rows}
 

@@ -15,13 +15,14 @@ import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import requests
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
 from scrm.config import AccountSettings
+from scrm.wechat import jsonpost
 from scrm.wechat.errors import InvalidCredential, NetworkError, WeChatError, error_for
 from scrm.wechat.http import (
     TIMEOUT_SECONDS,
@@ -73,12 +74,14 @@ class WeChatAPI:
         self.account = account
         self.tokens = tokens or store_for(account)
         self.client = _Client(account, self.tokens)
+        self._api_path = urlsplit(account.api_base_url).path.rstrip("/") + "/cgi-bin/"
 
     # -- plumbing -------------------------------------------------------------------------------
-    def _call(self, endpoint: str, fn: Callable[[], T], *, is_send: bool = False, idempotent: bool = False) -> T:
+    def _call(self, endpoint: str, fn: Callable[[], T], *, is_send: bool = False, idempotent: bool = False,
+              cached_token: bool = False) -> T:
         """Run `fn` with the shared token; one forced refresh on 40001/40014/42001, then give up."""
         for credential_try in range(2):
-            token = self.tokens.get()
+            token = self.tokens.get_cached() if cached_token and not credential_try else self.tokens.get()
             self.client._local.token = token
             try:
                 return self._attempts(endpoint, fn, is_send=is_send, idempotent=idempotent)
@@ -120,6 +123,16 @@ class WeChatAPI:
     def _post(self, path: str, body: dict[str, Any], **kw: Any) -> dict[str, Any]:
         return self._call(path, lambda: self.client.post(path, data=body), **kw)
 
+    def _send(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A message send: posted through the lean pool (jsonpost), or wechatpy's path behind a proxy."""
+        pool = jsonpost.pool_for(self.account.api_base_url)
+        if pool is None:
+            return self._post(path, body, is_send=True)
+        full = self._api_path + path
+        return self._call(path, lambda: jsonpost.post(pool, full, self.client._local.token, body, endpoint=path,
+                                                      account=self.account.slug, is_send=True),
+                          is_send=True, cached_token=True)
+
     # -- token ----------------------------------------------------------------------------------
     def access_token(self) -> str:
         """The account's current access token (shared through Redis)."""
@@ -128,14 +141,14 @@ class WeChatAPI:
     # -- messages -------------------------------------------------------------------------------
     def send_custom(self, openid: str, body: dict[str, Any]) -> dict[str, Any]:
         """A customer-service message; `body` is `{"msgtype": ..., <msgtype>: {...}}`."""
-        return self._post("message/custom/send", {"touser": openid, **body}, is_send=True)
+        return self._send("message/custom/send", {"touser": openid, **body})
 
     def send_template(self, openid: str, body: dict[str, Any], client_msg_id: str | None = None) -> dict[str, Any]:
         """A template message; `body` is `{"template_id", "url"?, "miniprogram"?, "data"}`."""
         data: dict[str, Any] = {"touser": openid, **body}
         if client_msg_id:
             data["client_msg_id"] = client_msg_id[:64]
-        result = self._post("message/template/send", data, is_send=True)
+        result = self._send("message/template/send", data)
         return {"msgid": str(result.get("msgid", ""))}
 
     def mass_send_tag(self, tag_id: int, body: dict[str, Any], clientmsgid: str) -> dict[str, Any]:
@@ -144,7 +157,7 @@ class WeChatAPI:
         data["filter"] = {"is_to_all": False, "tag_id": int(tag_id)}
         data.setdefault("send_ignore_reprint", 0)
         data["clientmsgid"] = clientmsgid[:64]
-        result = self._post("message/mass/sendall", data, is_send=True)
+        result = self._send("message/mass/sendall", data)
         return {"msg_id": str(result.get("msg_id", "")), "msg_data_id": str(result.get("msg_data_id", ""))}
 
     def private_templates(self) -> list[dict[str, Any]]:

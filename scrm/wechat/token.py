@@ -27,6 +27,7 @@ REFRESH_MARGIN_SECONDS = 300      # refresh this long before expiry (stable_toke
 FORCE_INTERVAL_SECONDS = 30       # WeChat allows a forced refresh at most every 30 s (and 20 a day)
 LOCK_SECONDS = 10                 # the lock outlives one 3 s HTTP call with room to spare
 WAIT_SECONDS = 5.0                # how long a process waits for another one's refresh
+CACHE_SECONDS = 5.0               # how long the send path reuses a token without asking Redis
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class TokenStore:
     def __init__(self, account: AccountSettings, session: requests.Session | None = None) -> None:
         self.account = account
         self._http = session or requests.Session()
+        self._cached: tuple[str, float] | None = None   # (token, monotonic time it may be used until)
 
     # -- keys -----------------------------------------------------------------------------------
     def _key(self, *suffix: str) -> str:
@@ -79,8 +81,23 @@ class TokenStore:
             return tok.value
         return self._refresh(force=False, stale=None).value
 
+    def get_cached(self) -> str:
+        """`get()`, remembered in this process for up to CACHE_SECONDS (the send path's token).
+
+        A token replaced meanwhile by another process costs at most one rejected call: the caller's
+        refresh after 40001 (`force_refresh`) forgets the remembered one.
+        """
+        now = time.monotonic()
+        cached = self._cached
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        value = self.get()
+        self._cached = (value, now + CACHE_SECONDS)
+        return value
+
     def force_refresh(self, stale: str) -> str:
         """After WeChat rejected `stale`: a forced refresh, unless one happened in the last 30 s."""
+        self._cached = None
         tok = self.peek()
         if tok and tok.value != stale and tok.usable(time.time()):
             return tok.value          # another process already replaced it
