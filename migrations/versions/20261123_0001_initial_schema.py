@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 15:15:30.687782
+Create Date: 2026-11-23 18:27:16.365262
 """
 
 from __future__ import annotations
@@ -47,6 +47,40 @@ def upgrade() -> None:
     with op.batch_alter_table('campaign_members', schema=None) as batch_op:
         batch_op.create_index('ix_campaign_members_follower', ['follower_id'], unique=False)
 
+    op.create_table('customers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('external_id', sa.String(length=64), nullable=True),
+    sa.Column('name', sa.String(length=64), nullable=True),
+    sa.Column('mobile', sa.String(length=11), nullable=True),
+    sa.Column('landline', sa.String(length=20), nullable=True),
+    sa.Column('gender', sa.Enum('male', 'female', name='gender', native_enum=False, length=8), nullable=True),
+    sa.Column('birthday', sa.Date(), nullable=True),
+    sa.Column('city', sa.String(length=50), nullable=True),
+    sa.Column('source', sa.String(length=50), nullable=True),
+    sa.Column('stage', sa.Enum('lead', 'prospect', 'owner', 'lost', name='stage', native_enum=False, length=16), nullable=False),
+    sa.Column('tags', sa.JSON(), nullable=False),
+    sa.Column('consent_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('consent_text', sa.Text(), nullable=True),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('merged_into_id', sa.Integer(), nullable=True),
+    sa.Column('erased_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['merged_into_id'], ['customers.id'], name=op.f('fk_customers_merged_into_id_customers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_customers')),
+    sa.UniqueConstraint('dealer_id', 'external_id', name=op.f('uq_customers_dealer_id_external_id')),
+    sa.UniqueConstraint('dealer_id', 'mobile', name=op.f('uq_customers_dealer_id_mobile'))
+    )
+    with op.batch_alter_table('customers', schema=None) as batch_op:
+        batch_op.create_index('ix_customers_account_landline', ['account_id', 'landline'], unique=False, postgresql_where=sa.text('landline IS NOT NULL'), sqlite_where=sa.text('landline IS NOT NULL'))
+        batch_op.create_index('ix_customers_account_last4', ['account_id', sa.literal_column('substr(mobile, 8, 4)').label('last4'), 'dealer_id'], unique=False)
+        batch_op.create_index('ix_customers_account_mobile', ['account_id', 'mobile'], unique=False)
+        batch_op.create_index('ix_customers_account_name', ['account_id', sa.literal_column('lower(name)').label('lname'), 'dealer_id'], unique=False, postgresql_ops={'lname': 'text_pattern_ops'})
+        batch_op.create_index('ix_customers_account_updated', ['account_id', 'updated_at', 'id'], unique=False)
+        batch_op.create_index('ix_customers_dealer_updated', ['dealer_id', 'updated_at', 'id'], unique=False)
+        batch_op.create_index('ix_customers_merged_into_id', ['merged_into_id'], unique=False, postgresql_where=sa.text('merged_into_id IS NOT NULL'), sqlite_where=sa.text('merged_into_id IS NOT NULL'))
+
     op.create_table('deliveries',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -84,6 +118,49 @@ def upgrade() -> None:
         batch_op.create_index('ix_deliveries_follower_capped', ['follower_id', 'capped_at'], unique=False)
         batch_op.create_index('ix_deliveries_journey_status', ['journey_id', 'status'], unique=False, postgresql_where=sa.text('journey_id IS NOT NULL'), sqlite_where=sa.text('journey_id IS NOT NULL'))
         batch_op.create_index('ix_deliveries_wechat_msgid', ['account_id', 'wechat_msgid'], unique=False, postgresql_where=sa.text("wechat_msgid <> ''"), sqlite_where=sa.text("wechat_msgid <> ''"))
+
+    op.create_table('timeline_entries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=32), nullable=False),
+    sa.Column('title', sa.String(length=200), nullable=False),
+    sa.Column('detail', sa.JSON(), nullable=False),
+    sa.Column('occurred_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_timeline_entries'))
+    )
+    with op.batch_alter_table('timeline_entries', schema=None) as batch_op:
+        batch_op.create_index('ix_timeline_entries_customer_occurred', ['customer_id', 'occurred_at'], unique=False)
+
+    op.create_table('vehicles',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('vin', sa.String(length=17), nullable=True),
+    sa.Column('plate', sa.String(length=10), nullable=True),
+    sa.Column('brand', sa.String(length=50), nullable=True),
+    sa.Column('model', sa.String(length=100), nullable=True),
+    sa.Column('model_year', sa.Integer(), nullable=True),
+    sa.Column('purchase_date', sa.Date(), nullable=True),
+    sa.Column('mileage', sa.Integer(), nullable=True),
+    sa.Column('mileage_date', sa.Date(), nullable=True),
+    sa.Column('last_service_date', sa.Date(), nullable=True),
+    sa.Column('last_service_mileage', sa.Integer(), nullable=True),
+    sa.Column('insurance_expiry', sa.Date(), nullable=True),
+    sa.Column('warranty_expiry', sa.Date(), nullable=True),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_vehicles')),
+    sa.UniqueConstraint('dealer_id', 'vin', name=op.f('uq_vehicles_dealer_id_vin'))
+    )
+    with op.batch_alter_table('vehicles', schema=None) as batch_op:
+        batch_op.create_index('ix_vehicles_account_model', ['account_id', 'model', 'dealer_id'], unique=False)
+        batch_op.create_index('ix_vehicles_account_plate', ['account_id', 'plate', 'dealer_id'], unique=False)
+        batch_op.create_index('ix_vehicles_account_vin', ['account_id', 'vin'], unique=False)
+        batch_op.create_index('ix_vehicles_customer_id', ['customer_id'], unique=False, postgresql_include=['purchase_date', 'last_service_date'])
 
     op.create_table('analytics_runs',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -151,6 +228,28 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_loyalty_settings')),
     sa.UniqueConstraint('account_id', name=op.f('uq_loyalty_settings_account_id'))
     )
+    op.create_table('repair_orders',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account_id', sa.Integer(), nullable=False),
+    sa.Column('dealer_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('vehicle_id', sa.Integer(), nullable=True),
+    sa.Column('external_id', sa.String(length=64), nullable=False),
+    sa.Column('date', sa.Date(), nullable=False),
+    sa.Column('type', sa.String(length=50), nullable=False),
+    sa.Column('amount', sa.Numeric(precision=12, scale=2), nullable=True),
+    sa.Column('mileage', sa.Integer(), nullable=True),
+    sa.Column('advisor', sa.String(length=64), nullable=False),
+    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['vehicle_id'], ['vehicles.id'], name=op.f('fk_repair_orders_vehicle_id_vehicles')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_repair_orders')),
+    sa.UniqueConstraint('dealer_id', 'external_id', name=op.f('uq_repair_orders_dealer_id_external_id'))
+    )
+    with op.batch_alter_table('repair_orders', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_repair_orders_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_repair_orders_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_repair_orders_vehicle_id'), ['vehicle_id'], unique=False)
+
     op.create_table('tiers',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -203,44 +302,41 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_closures_account_id'), ['account_id'], unique=False)
         batch_op.create_index('ix_closures_dealer_day', ['dealer_id', 'day'], unique=False)
 
-    op.create_table('customers',
+    op.create_table('customer_scores',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
     sa.Column('dealer_id', sa.Integer(), nullable=False),
-    sa.Column('external_id', sa.String(length=64), nullable=True),
-    sa.Column('name', sa.String(length=64), nullable=True),
-    sa.Column('mobile', sa.String(length=11), nullable=True),
-    sa.Column('landline', sa.String(length=20), nullable=True),
-    sa.Column('gender', sa.Enum('male', 'female', name='gender', native_enum=False, length=8), nullable=True),
-    sa.Column('birthday', sa.Date(), nullable=True),
-    sa.Column('city', sa.String(length=50), nullable=True),
-    sa.Column('source', sa.String(length=50), nullable=True),
-    sa.Column('stage', sa.Enum('lead', 'prospect', 'owner', 'lost', name='stage', native_enum=False, length=16), nullable=False),
-    sa.Column('tags', sa.JSON(), nullable=False),
-    sa.Column('consent_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('consent_text', sa.Text(), nullable=True),
-    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('merged_into_id', sa.Integer(), nullable=True),
-    sa.Column('erased_at', scrm.db.UTCDateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_customers_account_id_accounts')),
-    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_customers_dealer_id_dealers')),
-    sa.ForeignKeyConstraint(['merged_into_id'], ['customers.id'], name=op.f('fk_customers_merged_into_id_customers')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_customers')),
-    sa.UniqueConstraint('dealer_id', 'external_id', name=op.f('uq_customers_dealer_id_external_id')),
-    sa.UniqueConstraint('dealer_id', 'mobile', name=op.f('uq_customers_dealer_id_mobile'))
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('last_visit_on', sa.Date(), nullable=True),
+    sa.Column('visits_24m', sa.Integer(), nullable=False),
+    sa.Column('spend_24m', sa.Numeric(precision=14, scale=2), nullable=False),
+    sa.Column('r_score', sa.SmallInteger(), nullable=False),
+    sa.Column('f_score', sa.SmallInteger(), nullable=False),
+    sa.Column('m_score', sa.SmallInteger(), nullable=False),
+    sa.Column('value_segment', sa.Enum('important_value', 'important_keep', 'important_develop', 'important_retain', 'general_value', 'general_keep', 'general_develop', 'general_retain', 'no_history', name='valuesegment', native_enum=False, length=20), nullable=False),
+    sa.Column('churn_score', sa.SmallInteger(), nullable=False),
+    sa.Column('churn_band', sa.Enum('low', 'medium', 'high', name='churnband', native_enum=False, length=8), nullable=False),
+    sa.Column('churn_reasons', sa.Integer(), nullable=False),
+    sa.Column('expected_interval_days', sa.Integer(), nullable=True),
+    sa.Column('overdue_days', sa.Integer(), nullable=True),
+    sa.Column('visits_last_12m', sa.Integer(), nullable=False),
+    sa.Column('visits_prev_12m', sa.Integer(), nullable=False),
+    sa.Column('warranty_expiry', sa.Date(), nullable=True),
+    sa.Column('low_rating', sa.Integer(), nullable=True),
+    sa.Column('ignored_pushes', sa.Integer(), nullable=False),
+    sa.Column('unfollowed', sa.Boolean(), nullable=False),
+    sa.Column('scored_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_customer_scores_account_id_accounts')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_customer_scores_customer_id_customers')),
+    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_customer_scores_dealer_id_dealers')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_scores')),
+    sa.UniqueConstraint('customer_id', name=op.f('uq_customer_scores_customer_id')),
+    postgresql_with={'fillfactor': 50}
     )
-    with op.batch_alter_table('customers', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_customers_account_id'), ['account_id'], unique=False)
-        batch_op.create_index('ix_customers_account_landline', ['account_id', 'landline'], unique=False)
-        batch_op.create_index('ix_customers_account_last4', ['account_id', sa.literal_column('substr(mobile, 8, 4)').label('last4')], unique=False)
-        batch_op.create_index('ix_customers_account_mobile', ['account_id', 'mobile'], unique=False)
-        batch_op.create_index('ix_customers_account_name', ['account_id', sa.literal_column('lower(name)').label('lname')], unique=False, postgresql_ops={'lname': 'text_pattern_ops'})
-        batch_op.create_index('ix_customers_account_updated', ['account_id', 'updated_at', 'id'], unique=False)
-        batch_op.create_index('ix_customers_dealer_last4', ['dealer_id', sa.literal_column('substr(mobile, 8, 4)').label('last4')], unique=False)
-        batch_op.create_index('ix_customers_dealer_name', ['dealer_id', sa.literal_column('lower(name)').label('lname')], unique=False, postgresql_ops={'lname': 'text_pattern_ops'})
-        batch_op.create_index('ix_customers_dealer_updated', ['dealer_id', 'updated_at', 'id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_customers_merged_into_id'), ['merged_into_id'], unique=False)
+    with op.batch_alter_table('customer_scores', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_customer_scores_account_id'), ['account_id'], unique=False)
+        batch_op.create_index('ix_customer_scores_dealer_band', ['dealer_id', 'churn_band', 'churn_score'], unique=False)
+        batch_op.create_index('ix_customer_scores_dealer_segment', ['dealer_id', 'value_segment'], unique=False)
 
     op.create_table('demo_cars',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -438,42 +534,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_audit_logs_dealer_id'), ['dealer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_logs_staff_id'), ['staff_id'], unique=False)
 
-    op.create_table('customer_scores',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('account_id', sa.Integer(), nullable=False),
-    sa.Column('dealer_id', sa.Integer(), nullable=False),
-    sa.Column('customer_id', sa.Integer(), nullable=False),
-    sa.Column('last_visit_on', sa.Date(), nullable=True),
-    sa.Column('visits_24m', sa.Integer(), nullable=False),
-    sa.Column('spend_24m', sa.Numeric(precision=14, scale=2), nullable=False),
-    sa.Column('r_score', sa.SmallInteger(), nullable=False),
-    sa.Column('f_score', sa.SmallInteger(), nullable=False),
-    sa.Column('m_score', sa.SmallInteger(), nullable=False),
-    sa.Column('value_segment', sa.Enum('important_value', 'important_keep', 'important_develop', 'important_retain', 'general_value', 'general_keep', 'general_develop', 'general_retain', 'no_history', name='valuesegment', native_enum=False, length=20), nullable=False),
-    sa.Column('churn_score', sa.SmallInteger(), nullable=False),
-    sa.Column('churn_band', sa.Enum('low', 'medium', 'high', name='churnband', native_enum=False, length=8), nullable=False),
-    sa.Column('churn_reasons', sa.Integer(), nullable=False),
-    sa.Column('expected_interval_days', sa.Integer(), nullable=True),
-    sa.Column('overdue_days', sa.Integer(), nullable=True),
-    sa.Column('visits_last_12m', sa.Integer(), nullable=False),
-    sa.Column('visits_prev_12m', sa.Integer(), nullable=False),
-    sa.Column('warranty_expiry', sa.Date(), nullable=True),
-    sa.Column('low_rating', sa.Integer(), nullable=True),
-    sa.Column('ignored_pushes', sa.Integer(), nullable=False),
-    sa.Column('unfollowed', sa.Boolean(), nullable=False),
-    sa.Column('scored_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_customer_scores_account_id_accounts')),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_customer_scores_customer_id_customers')),
-    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_customer_scores_dealer_id_dealers')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_customer_scores')),
-    sa.UniqueConstraint('customer_id', name=op.f('uq_customer_scores_customer_id')),
-    postgresql_with={'fillfactor': 50}
-    )
-    with op.batch_alter_table('customer_scores', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_customer_scores_account_id'), ['account_id'], unique=False)
-        batch_op.create_index('ix_customer_scores_dealer_band', ['dealer_id', 'churn_band', 'churn_score'], unique=False)
-        batch_op.create_index('ix_customer_scores_dealer_segment', ['dealer_id', 'value_segment'], unique=False)
-
     op.create_table('duplicate_pairs',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
@@ -537,6 +597,7 @@ def upgrade() -> None:
     with op.batch_alter_table('followers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_followers_account_id'), ['account_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_followers_dealer_id'), ['dealer_id'], unique=False)
+        batch_op.create_index('ix_followers_id_reachable', ['id'], unique=False, postgresql_include=['subscribed', 'opt_out_marketing'])
         batch_op.create_index(batch_op.f('ix_followers_last_interaction_at'), ['last_interaction_at'], unique=False)
 
     op.create_table('import_jobs',
@@ -710,60 +771,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_staff_notes_account_id'), ['account_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_staff_notes_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_staff_notes_dealer_id'), ['dealer_id'], unique=False)
-
-    op.create_table('timeline_entries',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('account_id', sa.Integer(), nullable=False),
-    sa.Column('dealer_id', sa.Integer(), nullable=False),
-    sa.Column('customer_id', sa.Integer(), nullable=False),
-    sa.Column('kind', sa.String(length=32), nullable=False),
-    sa.Column('title', sa.String(length=200), nullable=False),
-    sa.Column('detail', sa.JSON(), nullable=False),
-    sa.Column('occurred_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_timeline_entries_account_id_accounts')),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_timeline_entries_customer_id_customers')),
-    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_timeline_entries_dealer_id_dealers')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_timeline_entries'))
-    )
-    with op.batch_alter_table('timeline_entries', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_timeline_entries_account_id'), ['account_id'], unique=False)
-        batch_op.create_index('ix_timeline_entries_customer_occurred', ['customer_id', 'occurred_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_timeline_entries_dealer_id'), ['dealer_id'], unique=False)
-
-    op.create_table('vehicles',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('account_id', sa.Integer(), nullable=False),
-    sa.Column('dealer_id', sa.Integer(), nullable=False),
-    sa.Column('customer_id', sa.Integer(), nullable=False),
-    sa.Column('vin', sa.String(length=17), nullable=True),
-    sa.Column('plate', sa.String(length=10), nullable=True),
-    sa.Column('brand', sa.String(length=50), nullable=True),
-    sa.Column('model', sa.String(length=100), nullable=True),
-    sa.Column('model_year', sa.Integer(), nullable=True),
-    sa.Column('purchase_date', sa.Date(), nullable=True),
-    sa.Column('mileage', sa.Integer(), nullable=True),
-    sa.Column('mileage_date', sa.Date(), nullable=True),
-    sa.Column('last_service_date', sa.Date(), nullable=True),
-    sa.Column('last_service_mileage', sa.Integer(), nullable=True),
-    sa.Column('insurance_expiry', sa.Date(), nullable=True),
-    sa.Column('warranty_expiry', sa.Date(), nullable=True),
-    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_vehicles_account_id_accounts')),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_vehicles_customer_id_customers')),
-    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_vehicles_dealer_id_dealers')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_vehicles')),
-    sa.UniqueConstraint('dealer_id', 'vin', name=op.f('uq_vehicles_dealer_id_vin'))
-    )
-    with op.batch_alter_table('vehicles', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_vehicles_account_id'), ['account_id'], unique=False)
-        batch_op.create_index('ix_vehicles_account_model', ['account_id', 'model'], unique=False)
-        batch_op.create_index('ix_vehicles_account_plate', ['account_id', 'plate'], unique=False)
-        batch_op.create_index('ix_vehicles_account_vin', ['account_id', 'vin'], unique=False)
-        batch_op.create_index(batch_op.f('ix_vehicles_customer_id'), ['customer_id'], unique=False)
-        batch_op.create_index('ix_vehicles_dealer_model', ['dealer_id', 'model'], unique=False)
-        batch_op.create_index('ix_vehicles_dealer_plate', ['dealer_id', 'plate'], unique=False)
 
     op.create_table('binding_codes',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -956,7 +963,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('customer_bindings', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_customer_bindings_account_id'), ['account_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_customer_bindings_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index('ix_customer_bindings_customer_id', ['customer_id', 'follower_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_customer_bindings_dealer_id'), ['dealer_id'], unique=False)
 
     op.create_table('journey_enrolments',
@@ -1139,31 +1146,6 @@ def upgrade() -> None:
     with op.batch_alter_table('qr_scenes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_qr_scenes_account_id'), ['account_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_qr_scenes_dealer_id'), ['dealer_id'], unique=False)
-
-    op.create_table('repair_orders',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('account_id', sa.Integer(), nullable=False),
-    sa.Column('dealer_id', sa.Integer(), nullable=False),
-    sa.Column('customer_id', sa.Integer(), nullable=False),
-    sa.Column('vehicle_id', sa.Integer(), nullable=True),
-    sa.Column('external_id', sa.String(length=64), nullable=False),
-    sa.Column('date', sa.Date(), nullable=False),
-    sa.Column('type', sa.String(length=50), nullable=False),
-    sa.Column('amount', sa.Numeric(precision=12, scale=2), nullable=True),
-    sa.Column('mileage', sa.Integer(), nullable=True),
-    sa.Column('advisor', sa.String(length=64), nullable=False),
-    sa.Column('created_at', scrm.db.UTCDateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['account_id'], ['accounts.id'], name=op.f('fk_repair_orders_account_id_accounts')),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_repair_orders_customer_id_customers')),
-    sa.ForeignKeyConstraint(['dealer_id'], ['dealers.id'], name=op.f('fk_repair_orders_dealer_id_dealers')),
-    sa.ForeignKeyConstraint(['vehicle_id'], ['vehicles.id'], name=op.f('fk_repair_orders_vehicle_id_vehicles')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_repair_orders')),
-    sa.UniqueConstraint('dealer_id', 'external_id', name=op.f('uq_repair_orders_dealer_id_external_id'))
-    )
-    with op.batch_alter_table('repair_orders', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_repair_orders_account_id'), ['account_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_repair_orders_customer_id'), ['customer_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_repair_orders_vehicle_id'), ['vehicle_id'], unique=False)
 
     op.create_table('tasks',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -1394,12 +1376,12 @@ def upgrade() -> None:
     # reference guards of the bulk-written tables (scrm/models/guards.py), PostgreSQL only
     if op.get_bind().dialect.name == "postgresql":
         op.execute('CREATE OR REPLACE FUNCTION scrm_refuse_referenced_delete() RETURNS trigger LANGUAGE plpgsql AS $$\nDECLARE\n  i integer := 0;\n  hit boolean;\nBEGIN\n  IF TG_OP = \'UPDATE\' AND NEW.id = OLD.id THEN\n    RETURN NEW;\n  END IF;\n  WHILE i < TG_NARGS LOOP\n    EXECUTE format(\'SELECT EXISTS (SELECT 1 FROM %I WHERE %I = $1)\', TG_ARGV[i], TG_ARGV[i + 1])\n      INTO hit USING OLD.id;\n    IF hit THEN\n      RAISE EXCEPTION \'% of "%" id % refused: "%" rows still reference it\', lower(TG_OP), TG_TABLE_NAME, OLD.id,\n        TG_ARGV[i] USING ERRCODE = \'foreign_key_violation\';\n    END IF;\n    i := i + 2;\n  END LOOP;\n  IF TG_OP = \'UPDATE\' THEN\n    RETURN NEW;\n  END IF;\n  RETURN OLD;\nEND $$')
-        op.execute("CREATE TRIGGER guard_accounts_referenced BEFORE DELETE OR UPDATE OF id ON accounts FOR EACH ROW EXECUTE FUNCTION scrm_refuse_referenced_delete('deliveries', 'account_id')")
-        op.execute("CREATE TRIGGER guard_dealers_referenced BEFORE DELETE OR UPDATE OF id ON dealers FOR EACH ROW EXECUTE FUNCTION scrm_refuse_referenced_delete('deliveries', 'dealer_id')")
+        op.execute("CREATE TRIGGER guard_accounts_referenced BEFORE DELETE OR UPDATE OF id ON accounts FOR EACH ROW EXECUTE FUNCTION scrm_refuse_referenced_delete('deliveries', 'account_id', 'customers', 'account_id', 'vehicles', 'account_id', 'timeline_entries', 'account_id', 'repair_orders', 'account_id')")
+        op.execute("CREATE TRIGGER guard_dealers_referenced BEFORE DELETE OR UPDATE OF id ON dealers FOR EACH ROW EXECUTE FUNCTION scrm_refuse_referenced_delete('deliveries', 'dealer_id', 'customers', 'dealer_id', 'vehicles', 'dealer_id', 'timeline_entries', 'dealer_id', 'repair_orders', 'dealer_id')")
         op.execute("CREATE TRIGGER guard_campaigns_referenced BEFORE DELETE OR UPDATE OF id ON campaigns FOR EACH ROW EXECUTE FUNCTION scrm_refuse_referenced_delete('deliveries', 'campaign_id', 'campaign_members', 'campaign_id')")
         op.execute("CREATE TRIGGER guard_journeys_referenced BEFORE DELETE OR UPDATE OF id ON journeys FOR EACH ROW EXECUTE FUNCTION scrm_refuse_referenced_delete('deliveries', 'journey_id')")
         op.execute("CREATE TRIGGER guard_followers_referenced BEFORE DELETE OR UPDATE OF id ON followers FOR EACH ROW EXECUTE FUNCTION scrm_refuse_referenced_delete('deliveries', 'follower_id', 'campaign_members', 'follower_id')")
-        op.execute("CREATE TRIGGER guard_customers_referenced BEFORE DELETE OR UPDATE OF id ON customers FOR EACH ROW EXECUTE FUNCTION scrm_refuse_referenced_delete('campaign_members', 'customer_id')")
+        op.execute("CREATE TRIGGER guard_customers_referenced BEFORE DELETE OR UPDATE OF id ON customers FOR EACH ROW EXECUTE FUNCTION scrm_refuse_referenced_delete('campaign_members', 'customer_id', 'vehicles', 'customer_id', 'timeline_entries', 'customer_id', 'repair_orders', 'customer_id')")
     # ### end Alembic commands ###
 
 
@@ -1472,12 +1454,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_tasks_account_id'))
 
     op.drop_table('tasks')
-    with op.batch_alter_table('repair_orders', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_repair_orders_vehicle_id'))
-        batch_op.drop_index(batch_op.f('ix_repair_orders_customer_id'))
-        batch_op.drop_index(batch_op.f('ix_repair_orders_account_id'))
-
-    op.drop_table('repair_orders')
     with op.batch_alter_table('qr_scenes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_qr_scenes_dealer_id'))
         batch_op.drop_index(batch_op.f('ix_qr_scenes_account_id'))
@@ -1521,7 +1497,7 @@ def downgrade() -> None:
     op.drop_table('journey_enrolments')
     with op.batch_alter_table('customer_bindings', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customer_bindings_dealer_id'))
-        batch_op.drop_index(batch_op.f('ix_customer_bindings_customer_id'))
+        batch_op.drop_index('ix_customer_bindings_customer_id')
         batch_op.drop_index(batch_op.f('ix_customer_bindings_account_id'))
 
     op.drop_table('customer_bindings')
@@ -1559,22 +1535,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_binding_codes_account_id'))
 
     op.drop_table('binding_codes')
-    with op.batch_alter_table('vehicles', schema=None) as batch_op:
-        batch_op.drop_index('ix_vehicles_dealer_plate')
-        batch_op.drop_index('ix_vehicles_dealer_model')
-        batch_op.drop_index(batch_op.f('ix_vehicles_customer_id'))
-        batch_op.drop_index('ix_vehicles_account_vin')
-        batch_op.drop_index('ix_vehicles_account_plate')
-        batch_op.drop_index('ix_vehicles_account_model')
-        batch_op.drop_index(batch_op.f('ix_vehicles_account_id'))
-
-    op.drop_table('vehicles')
-    with op.batch_alter_table('timeline_entries', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_timeline_entries_dealer_id'))
-        batch_op.drop_index('ix_timeline_entries_customer_occurred')
-        batch_op.drop_index(batch_op.f('ix_timeline_entries_account_id'))
-
-    op.drop_table('timeline_entries')
     with op.batch_alter_table('staff_notes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_staff_notes_dealer_id'))
         batch_op.drop_index(batch_op.f('ix_staff_notes_customer_id'))
@@ -1617,6 +1577,7 @@ def downgrade() -> None:
     op.drop_table('import_jobs')
     with op.batch_alter_table('followers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_followers_last_interaction_at'))
+        batch_op.drop_index('ix_followers_id_reachable', postgresql_include=['subscribed', 'opt_out_marketing'])
         batch_op.drop_index(batch_op.f('ix_followers_dealer_id'))
         batch_op.drop_index(batch_op.f('ix_followers_account_id'))
 
@@ -1628,12 +1589,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_duplicate_pairs_account_id'))
 
     op.drop_table('duplicate_pairs')
-    with op.batch_alter_table('customer_scores', schema=None) as batch_op:
-        batch_op.drop_index('ix_customer_scores_dealer_segment')
-        batch_op.drop_index('ix_customer_scores_dealer_band')
-        batch_op.drop_index(batch_op.f('ix_customer_scores_account_id'))
-
-    op.drop_table('customer_scores')
     with op.batch_alter_table('audit_logs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_logs_staff_id'))
         batch_op.drop_index(batch_op.f('ix_audit_logs_dealer_id'))
@@ -1680,19 +1635,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_demo_cars_account_id'))
 
     op.drop_table('demo_cars')
-    with op.batch_alter_table('customers', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_customers_merged_into_id'))
-        batch_op.drop_index('ix_customers_dealer_updated')
-        batch_op.drop_index('ix_customers_dealer_name', postgresql_ops={'lname': 'text_pattern_ops'})
-        batch_op.drop_index('ix_customers_dealer_last4')
-        batch_op.drop_index('ix_customers_account_updated')
-        batch_op.drop_index('ix_customers_account_name', postgresql_ops={'lname': 'text_pattern_ops'})
-        batch_op.drop_index('ix_customers_account_mobile')
-        batch_op.drop_index('ix_customers_account_last4')
-        batch_op.drop_index('ix_customers_account_landline')
-        batch_op.drop_index(batch_op.f('ix_customers_account_id'))
+    with op.batch_alter_table('customer_scores', schema=None) as batch_op:
+        batch_op.drop_index('ix_customer_scores_dealer_segment')
+        batch_op.drop_index('ix_customer_scores_dealer_band')
+        batch_op.drop_index(batch_op.f('ix_customer_scores_account_id'))
 
-    op.drop_table('customers')
+    op.drop_table('customer_scores')
     with op.batch_alter_table('closures', schema=None) as batch_op:
         batch_op.drop_index('ix_closures_dealer_day')
         batch_op.drop_index(batch_op.f('ix_closures_account_id'))
@@ -1706,6 +1654,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_tiers_account_id'))
 
     op.drop_table('tiers')
+    with op.batch_alter_table('repair_orders', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_repair_orders_vehicle_id'))
+        batch_op.drop_index(batch_op.f('ix_repair_orders_customer_id'))
+        batch_op.drop_index(batch_op.f('ix_repair_orders_account_id'))
+
+    op.drop_table('repair_orders')
     op.drop_table('loyalty_settings')
     with op.batch_alter_table('dealers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_dealers_account_id'))
@@ -1719,6 +1673,17 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_analytics_runs_account_id'))
 
     op.drop_table('analytics_runs')
+    with op.batch_alter_table('vehicles', schema=None) as batch_op:
+        batch_op.drop_index('ix_vehicles_customer_id', postgresql_include=['purchase_date', 'last_service_date'])
+        batch_op.drop_index('ix_vehicles_account_vin')
+        batch_op.drop_index('ix_vehicles_account_plate')
+        batch_op.drop_index('ix_vehicles_account_model')
+
+    op.drop_table('vehicles')
+    with op.batch_alter_table('timeline_entries', schema=None) as batch_op:
+        batch_op.drop_index('ix_timeline_entries_customer_occurred')
+
+    op.drop_table('timeline_entries')
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.drop_index('ix_deliveries_wechat_msgid', postgresql_where=sa.text("wechat_msgid <> ''"), sqlite_where=sa.text("wechat_msgid <> ''"))
         batch_op.drop_index('ix_deliveries_journey_status', postgresql_where=sa.text('journey_id IS NOT NULL'), sqlite_where=sa.text('journey_id IS NOT NULL'))
@@ -1728,6 +1693,16 @@ def downgrade() -> None:
         batch_op.drop_index('ix_deliveries_campaign_status', postgresql_where=sa.text('campaign_id IS NOT NULL'), sqlite_where=sa.text('campaign_id IS NOT NULL'))
 
     op.drop_table('deliveries')
+    with op.batch_alter_table('customers', schema=None) as batch_op:
+        batch_op.drop_index('ix_customers_merged_into_id', postgresql_where=sa.text('merged_into_id IS NOT NULL'), sqlite_where=sa.text('merged_into_id IS NOT NULL'))
+        batch_op.drop_index('ix_customers_dealer_updated')
+        batch_op.drop_index('ix_customers_account_updated')
+        batch_op.drop_index('ix_customers_account_name', postgresql_ops={'lname': 'text_pattern_ops'})
+        batch_op.drop_index('ix_customers_account_mobile')
+        batch_op.drop_index('ix_customers_account_last4')
+        batch_op.drop_index('ix_customers_account_landline', postgresql_where=sa.text('landline IS NOT NULL'), sqlite_where=sa.text('landline IS NOT NULL'))
+
+    op.drop_table('customers')
     with op.batch_alter_table('campaign_members', schema=None) as batch_op:
         batch_op.drop_index('ix_campaign_members_follower')
 

@@ -42,10 +42,16 @@ class Customer(Base):
     __table_args__ = (sa.UniqueConstraint("dealer_id", "mobile"), sa.UniqueConstraint("dealer_id", "external_id"),
                       # the staff list pages by (updated_at, id), newest first, per dealer or per account
                       sa.Index("ix_customers_dealer_updated", "dealer_id", "updated_at", "id"),
-                      sa.Index("ix_customers_account_updated", "account_id", "updated_at", "id"))
+                      sa.Index("ix_customers_account_updated", "account_id", "updated_at", "id"),
+                      # merges are rare: only merged records enter the index (imports skip it)
+                      sa.Index("ix_customers_merged_into_id", "merged_into_id",
+                               postgresql_where=sa.text("merged_into_id IS NOT NULL"),
+                               sqlite_where=sa.text("merged_into_id IS NOT NULL")))
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
-    dealer_id: Mapped[int] = mapped_column(sa.ForeignKey("dealers.id"))
+    # account_id, dealer_id: no foreign keys (checked from the parent's side, scrm/models/guards.py); any
+    # account-leading index below serves `account_id = ?`
+    account_id: Mapped[int]  # accounts.id
+    dealer_id: Mapped[int]  # dealers.id
     external_id: Mapped[str | None] = mapped_column(sa.String(64))
     name: Mapped[str | None] = mapped_column(sa.String(64))
     mobile: Mapped[str | None] = mapped_column(sa.String(11))
@@ -60,21 +66,24 @@ class Customer(Base):
     consent_text: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("customers.id"))
     erased_at: Mapped[datetime | None]
 
 
 # Staff search (scrm.services.customer_admin), per dealer and per account (brand admins): the exact mobile
 # ((dealer_id, mobile) is the unique constraint), its last 4 digits (mobiles are stored as 11 digits), the
 # landline, and a name prefix (lower(name) LIKE 'x%' needs text_pattern_ops on PostgreSQL's collations).
+# A dealer belongs to one account and a dealer's scope says both, so one (account_id, key, dealer_id) index
+# serves both scopes: the brand admin's by its prefix, the dealer's with dealer_id checked inside the index
+# (an index condition for last4, a filter on index entries for a name prefix); one index fewer to write per
+# imported row than a dealer_id-leading twin (BENCHMARKS.md, customer import, 17:30 session).
 sa.Index("ix_customers_account_mobile", Customer.account_id, Customer.mobile)
-sa.Index("ix_customers_account_landline", Customer.account_id, Customer.landline)
-sa.Index("ix_customers_dealer_last4", Customer.dealer_id, sa.func.substr(Customer.mobile, 8, 4).label("last4"))
-sa.Index("ix_customers_account_last4", Customer.account_id, sa.func.substr(Customer.mobile, 8, 4).label("last4"))
-sa.Index("ix_customers_dealer_name", Customer.dealer_id, sa.func.lower(Customer.name).label("lname"),
-         postgresql_ops={"lname": "text_pattern_ops"})
+sa.Index("ix_customers_account_landline", Customer.account_id, Customer.landline,
+         postgresql_where=Customer.landline.is_not(None), sqlite_where=Customer.landline.is_not(None))
+sa.Index("ix_customers_account_last4", Customer.account_id, sa.func.substr(Customer.mobile, 8, 4).label("last4"),
+         Customer.dealer_id)
 sa.Index("ix_customers_account_name", Customer.account_id, sa.func.lower(Customer.name).label("lname"),
-         postgresql_ops={"lname": "text_pattern_ops"})
+         Customer.dealer_id, postgresql_ops={"lname": "text_pattern_ops"})
 
 
 class Vehicle(Base):
@@ -82,17 +91,18 @@ class Vehicle(Base):
 
     __tablename__ = "vehicles"
     __table_args__ = (sa.UniqueConstraint("dealer_id", "vin"),
-                      sa.Index("ix_vehicles_dealer_plate", "dealer_id", "plate"),
-                      # a brand admin's search by plate or VIN covers every dealer of the account
-                      sa.Index("ix_vehicles_account_plate", "account_id", "plate"),
+                      # search by plate, per account (brand admins) and per dealer (dealer_id in the index)
+                      sa.Index("ix_vehicles_account_plate", "account_id", "plate", "dealer_id"),
+                      # a brand admin's search by VIN covers every dealer of the account
                       sa.Index("ix_vehicles_account_vin", "account_id", "vin"),
-                      # the model filter and its choices (a loose index scan over the models in scope)
-                      sa.Index("ix_vehicles_account_model", "account_id", "model"),
-                      sa.Index("ix_vehicles_dealer_model", "dealer_id", "model"))
+                      # the model filter and its choices (a loose index scan over the models in scope; a
+                      # dealer's scope checks dealer_id on the index entries)
+                      sa.Index("ix_vehicles_account_model", "account_id", "model", "dealer_id"))
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
-    dealer_id: Mapped[int] = mapped_column(sa.ForeignKey("dealers.id"))
-    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    # no foreign keys: checked from the parent's side (scrm/models/guards.py)
+    account_id: Mapped[int]  # accounts.id
+    dealer_id: Mapped[int]  # dealers.id
+    customer_id: Mapped[int]  # customers.id (ix_vehicles_customer_id, below)
     vin: Mapped[str | None] = mapped_column(sa.String(17))
     plate: Mapped[str | None] = mapped_column(sa.String(10))
     brand: Mapped[str | None] = mapped_column(sa.String(50))
@@ -115,9 +125,11 @@ class RepairOrder(Base):
     __tablename__ = "repair_orders"
     __table_args__ = (sa.UniqueConstraint("dealer_id", "external_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
-    dealer_id: Mapped[int] = mapped_column(sa.ForeignKey("dealers.id"))
-    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    # account_id, dealer_id, customer_id: checked from the parent's side (scrm/models/guards.py); vehicle_id
+    # keeps its foreign key (vehicles are deleted by merges and erasure)
+    account_id: Mapped[int] = mapped_column(index=True)  # accounts.id
+    dealer_id: Mapped[int]  # dealers.id
+    customer_id: Mapped[int] = mapped_column(index=True)  # customers.id
     vehicle_id: Mapped[int | None] = mapped_column(sa.ForeignKey("vehicles.id"), index=True)
     external_id: Mapped[str] = mapped_column(sa.String(64))
     date: Mapped[date]
@@ -132,11 +144,13 @@ class TimelineEntry(Base):
     """Something that happened to a customer; `title` is an English msgid translated on display."""
 
     __tablename__ = "timeline_entries"
+    # every read goes through one customer's entries; no index on account_id / dealer_id (none reads by them)
     __table_args__ = (sa.Index("ix_timeline_entries_customer_occurred", "customer_id", "occurred_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
-    account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
-    dealer_id: Mapped[int] = mapped_column(sa.ForeignKey("dealers.id"), index=True)
-    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"))
+    # no foreign keys: checked from the parent's side (scrm/models/guards.py)
+    account_id: Mapped[int]  # accounts.id
+    dealer_id: Mapped[int]  # dealers.id
+    customer_id: Mapped[int]  # customers.id
     kind: Mapped[str] = mapped_column(sa.String(32))
     title: Mapped[str] = mapped_column(sa.String(200), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
@@ -166,7 +180,7 @@ class CustomerBinding(Base):
     account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
     dealer_id: Mapped[int] = mapped_column(sa.ForeignKey("dealers.id"), index=True)
     follower_id: Mapped[int] = mapped_column(sa.ForeignKey("followers.id"))
-    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"))  # ix_customer_bindings_customer_id
     method: Mapped[str] = mapped_column(sa.String(8), default="chat")  # a BindMethod value
     bound_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -207,3 +221,10 @@ class ImportJob(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
     error: Mapped[str] = mapped_column(sa.Text, default="")
+
+
+# The segment compiler's joins from a customer, index-only (scrm/services/segment_compile.py): a customer's
+# vehicles with the two dates car-care segments test (age, last service), and a customer's followers.
+sa.Index("ix_vehicles_customer_id", Vehicle.customer_id,
+         postgresql_include=["purchase_date", "last_service_date"])
+sa.Index("ix_customer_bindings_customer_id", CustomerBinding.customer_id, CustomerBinding.follower_id)

@@ -60,6 +60,10 @@ class Follower(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# Whether a segment's follower is reachable, index-only (scrm/services/segment_compile.py).
+sa.Index("ix_followers_id_reachable", Follower.id, postgresql_include=["subscribed", "opt_out_marketing"])
+
+
 class QrScene(Base):
     """A parametric QR code: which dealer, staff member or referrer a scan belongs to."""
 

@@ -1,5 +1,7 @@
 """Reference guards: the parent side of the references of the bulk-written tables (PostgreSQL).
 
+Deliveries and campaign members (below), and the customer data an import writes (see `_CUSTOMER_DATA`).
+
 `deliveries` and `campaign_members` are written a million rows at a time by INSERT ... SELECT. A foreign
 key checks every inserted row with a trigger that probes and key-share-locks the referenced row: about 5 µs
 per key, eight keys, over half of materialising a campaign (EXPLAIN ANALYZE at 300,000 recipients: 12.7 of
@@ -16,14 +18,23 @@ from __future__ import annotations
 
 FUNCTION = "scrm_refuse_referenced_delete"
 
+# The customer import writes customers, vehicles and timeline entries (repair orders from their own file) by
+# COPY, up to a million rows a file; their foreign keys cost 8 trigger probes per imported owner row.
+# Their account_id and dealer_id are set once and never changed; their customer_id is changed only by merges
+# and unmerges (scrm/services/merge_movers.py), which first lock both customers FOR UPDATE and refuse when
+# either is missing, and no app code deletes a customer (erasure blanks it in place). A parent row deleted by
+# hand waits for that lock, then its guard sees the moved rows. repair_orders.vehicle_id keeps its foreign
+# key: vehicles are deleted by merges and erasure.
+_CUSTOMER_DATA = ("customers", "vehicles", "timeline_entries", "repair_orders")
+
 # parent table -> (child table, child column) pairs that name its id
 REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
-    "accounts": (("deliveries", "account_id"),),
-    "dealers": (("deliveries", "dealer_id"),),
+    "accounts": (("deliveries", "account_id"), *((t, "account_id") for t in _CUSTOMER_DATA)),
+    "dealers": (("deliveries", "dealer_id"), *((t, "dealer_id") for t in _CUSTOMER_DATA)),
     "campaigns": (("deliveries", "campaign_id"), ("campaign_members", "campaign_id")),
     "journeys": (("deliveries", "journey_id"),),
     "followers": (("deliveries", "follower_id"), ("campaign_members", "follower_id")),
-    "customers": (("campaign_members", "customer_id"),),
+    "customers": (("campaign_members", "customer_id"), *((t, "customer_id") for t in _CUSTOMER_DATA[1:])),
 }
 
 _FUNCTION_SQL = f"""CREATE OR REPLACE FUNCTION {FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from scrm import db
 from scrm.models import Dealer, Follower, Segment, StaffUser
-from scrm.services import audit, campaign_run, segment_compile
+from scrm.services import audit, campaign_run, segment_compile, segment_plan
 from scrm.services.errors import Forbidden, Invalid, NotFound
 from scrm.services.normalize_base import N_
 from scrm.services.scope import Perm, Scope
@@ -170,11 +170,13 @@ def audience_query(s: Session, scope: Scope, definition: Any, dealer_id: int | N
 
 def count_contacts(s: Session, contacts: Any) -> Counts:
     """The four figures staff see of a compiled audience: contacts, customers, followers, reachable followers."""
-    row = s.execute(sa.select(
+    stmt = sa.select(
         sa.func.count(), sa.func.count(sa.distinct(contacts.c.customer_id)),
         sa.func.count(sa.distinct(contacts.c.follower_id)),
         sa.func.count(sa.distinct(sa.case((contacts.c.reachable.is_(True), contacts.c.follower_id)))),
-    ).select_from(contacts)).one()
+    ).select_from(contacts)
+    with segment_plan.count_plan(s, sa.select(contacts.c.customer_id).select_from(contacts)):
+        row = s.execute(stmt).one()
     return Counts(int(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
 

@@ -26,6 +26,7 @@ from scrm.db import Base
 logger = logging.getLogger(__name__)
 
 _COLUMNS: dict[type[Base], tuple[str, ...]] = {}
+_EMPTY: dict[type[Base], dict[str, None]] = {}  # every column None, copied into each new record
 _SEQUENCES: dict[type[Base], str] = {}  # the sequence of each model's id (the same in every database)
 
 
@@ -33,10 +34,11 @@ class Record:
     """A new row of `model`: every column attribute, None unless given (defaults apply when written)."""
 
     def __init__(self, model: type[Base], /, **values: Any) -> None:
-        columns = _COLUMNS.get(model)
-        if columns is None:
+        empty = _EMPTY.get(model)
+        if empty is None:
             columns = _COLUMNS[model] = tuple(c.key for c in _table(model).columns)
-        self.__dict__.update(dict.fromkeys(columns))
+            empty = _EMPTY[model] = dict.fromkeys(columns)
+        self.__dict__.update(empty)
         self.__dict__.update(values)
         self._model = model
         self._orm: Base | None = None  # the ORM instance written for it (SQLite path)
@@ -53,6 +55,11 @@ def _table(model: type[Base]) -> sa.Table:
 
 def _postgres(s: Session) -> bool:
     return s.get_bind().dialect.name == "postgresql"
+
+
+def is_postgres(s: Session) -> bool:
+    """True when `s` writes to PostgreSQL (COPY: a JSON column's text value is written as it is)."""
+    return _postgres(s)
 
 
 class PlannerStats:

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import logging
 import os
-import queue
 import socket
-import threading
 import tomllib
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -26,6 +23,7 @@ from scrm.db import utcnow
 from scrm.models import Account, Dealer, ImportJob, ImportKind, ImportStatus
 from scrm.services.errors import DomainError, Invalid, NotFound
 from scrm.services.imports import bulk, parallel
+from scrm.services.imports.chunks import chunks_of, read_ahead
 from scrm.services.imports.customers import ParsedRow, Problem, parse_row
 from scrm.services.imports.readers import Cell, Table, UnreadableFile, open_table
 from scrm.services.imports.repair_rows import check_repair_columns, map_repair_headers, parse_repair_row
@@ -125,6 +123,7 @@ def _import_here(kind: ImportKind, path: Path, *, dealer: Dealer, report_path: P
         nonlocal processed
         processed += rows
         with db.transaction() as s:
+            db.commit_without_flush_wait(s)  # a lost heartbeat only makes the job look older
             alive = s.execute(sa.update(ImportJob)
                               .where(ImportJob.id == job_id, ImportJob.status == ImportStatus.RUNNING)
                               .values(processed=processed, heartbeat_at=utcnow())
@@ -179,8 +178,8 @@ def _import_table(table: Table, path: Path, filename: str, dealer: Dealer, job_i
     if table.size_hint >= parallel.MIN_ROWS:  # a big file: validated in a second process
         chunks = parallel.parsed_chunks(path, parse, columns, batch_size)
     else:
-        chunks = _chunks((parse(line, cells, columns) for line, cells in table), batch_size)
-    ahead = _ahead(chunks)
+        chunks = chunks_of((parse(line, cells, columns) for line, cells in table), batch_size)
+    ahead = read_ahead(chunks)
     stats = bulk.PlannerStats(first=batch_size)
     try:
         for rows in ahead:
@@ -202,6 +201,8 @@ def _write(batch: Batch, rows: list[ParsedRow], apply: Apply = apply_batch) -> l
     """One transaction per batch; a unique-key race with another writer retries row by row."""
     try:
         with db.transaction() as s:
+            # a crash may lose the last batches' commits: the job is reaped and a re-run (idempotent) redoes them
+            db.commit_without_flush_wait(s)
             return apply(s, batch, rows)
     except IntegrityError:
         logger.warning("import job %s: batch conflicted with concurrent writes; retrying row by row", batch.job_id)
@@ -215,55 +216,6 @@ def _write(batch: Batch, rows: list[ParsedRow], apply: Apply = apply_batch) -> l
                 outcomes.append(Outcome(REJECTED, [Problem("", "This row clashed with a record written at the "
                                                            "same time; import the file again.")]))
     return outcomes
-
-
-def _ahead(chunks: Iterator[list[ParsedRow]], depth: int = 2) -> Generator[list[ParsedRow], None, None]:
-    """Read and validate the next chunks on a thread while this one is written (the database wait releases
-    the GIL); at most `depth` chunks wait, so memory stays bounded. A reading error is raised here."""
-    slots: queue.Queue[tuple[list[ParsedRow] | None, BaseException | None]] = queue.Queue(depth)
-    stop = threading.Event()
-
-    def hand_over(item: tuple[list[ParsedRow] | None, BaseException | None]) -> bool:
-        while not stop.is_set():
-            try:
-                slots.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for chunk in chunks:
-                if not hand_over((chunk, None)):
-                    return
-            hand_over((None, None))
-        except BaseException as exc:  # handed to the consumer, which raises it
-            hand_over((None, exc))
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()  # a parsing process stops at once
-
-    thread = threading.Thread(target=produce, name="import-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            chunk, error = slots.get()
-            if error is not None:
-                raise error
-            if chunk is None:
-                return
-            yield chunk
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-
-
-def _chunks(rows: Iterable[ParsedRow], size: int) -> Iterator[list[ParsedRow]]:
-    it = iter(rows)
-    while chunk := list(islice(it, size)):
-        yield chunk
 
 
 def _start_job(dealer: Dealer, filename: str, started_by: int | None, kind: ImportKind) -> int:

@@ -8,6 +8,7 @@ values all equal the stored ones changes nothing, not even `updated_at`.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -104,6 +105,7 @@ def apply_batch(s: Session, b: Batch, rows: list[ParsedRow]) -> list[Outcome]:
         plans.append(plan)
     # New customers get their ids before their vehicles and timeline entries are planned.
     bulk.assign_ids(s, index.new_customers)
+    detail = _detail_prefix(b) if bulk.is_postgres(s) else None
     outcomes = []
     for plan in plans:
         if isinstance(plan, Outcome):
@@ -113,7 +115,7 @@ def apply_batch(s: Session, b: Batch, rows: list[ParsedRow]) -> list[Outcome]:
         if row.vehicle is not None:
             changed += _write_vehicle(s, b, index, customer, row.vehicle)
         if created or changed:
-            index.timeline.append(_timeline(b, customer, row, created, changed))
+            index.timeline.append(_timeline(b, customer, row, created, changed, detail))
             if not created:
                 customer.updated_at = b.now
         outcomes.append(Outcome(CREATED if created else UPDATED if changed else UNCHANGED, customer_id=customer.id))
@@ -238,12 +240,19 @@ def _typed(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _timeline(b: Batch, customer: Customer, row: ParsedRow, created: bool, changed: list[str]) -> dict[str, Any]:
+def _detail_prefix(b: Batch) -> str:
+    """The JSON text every timeline detail of the batch starts with (its job and file), up to the line."""
+    return json.dumps({"job_id": b.job_id, "file": b.filename}, ensure_ascii=False)[:-1] + ', "line": '
+
+
+def _timeline(b: Batch, customer: Customer, row: ParsedRow, created: bool, changed: list[str],
+              prefix: str | None) -> dict[str, Any]:
+    """A timeline row; with `prefix` (PostgreSQL: COPY takes the text as it is) its detail is JSON text."""
+    detail: Any = {"job_id": b.job_id, "file": b.filename, "line": row.line, "fields": changed} if prefix is None \
+        else f'{prefix}{row.line}, "fields": {json.dumps(changed) if changed else "[]"}}}'
     return {"account_id": b.account_id, "dealer_id": b.dealer_id, "customer_id": customer.id,
             "kind": ("api." if b.via_api else "import.") + ("created" if created else "updated"),
-            "title": _TITLES[b.via_api, created],
-            "detail": {"job_id": b.job_id, "file": b.filename, "line": row.line, "fields": changed},
-            "occurred_at": b.now, "created_at": b.now}
+            "title": _TITLES[b.via_api, created], "detail": detail, "occurred_at": b.now, "created_at": b.now}
 
 
 _TITLES = {(False, True): N_("Imported from a file"), (False, False): N_("Updated by an import"),
