@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import pytest
@@ -18,7 +19,12 @@ def test_upgrade_head_matches_models(app: Any, database_url: str) -> None:
 
     engine = sa.create_engine(database_url)
     try:
-        with engine.connect() as conn:
+        with engine.connect() as conn, warnings.catch_warnings():
+            if engine.dialect.name == "sqlite":
+                # SQLite cannot reflect expression indexes (lower(name), substr(mobile, ...)), so neither
+                # SQLAlchemy nor Alembic can compare them there; the PostgreSQL run compares every index.
+                warnings.filterwarnings("ignore", r"Skipped unsupported reflection of expression-based index")
+                warnings.filterwarnings("ignore", r"autogenerate skipping metadata-specified expression-based index")
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
             diff = compare_metadata(ctx, Base.metadata)
             assert diff == [], f"models and migrations differ: {diff}"
