@@ -135,5 +135,9 @@ def write(entries: Sequence[Entry]) -> None:
         logs = [dict(r, follower_id=ids.get((e.account_id, e.openid))) for e in entries for r in e.logs]
         if logs:
             conn.execute(_INSERT_LOG, logs)
-        if hits:
+        if hits and dialect == "postgresql":
             conn.execute(_hit_update(hits))
+        elif hits:   # SQLite cannot name a VALUES list's columns (`AS v (id, n)`): one UPDATE per reply
+            conn.execute(sa.update(_KW).where(_KW.c.id == sa.bindparam("b_id"))
+                         .values(hits=_KW.c.hits + sa.bindparam("b_n")),
+                         [{"b_id": i, "b_n": n} for i, n in sorted(hits.items())])
