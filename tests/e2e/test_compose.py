@@ -124,7 +124,11 @@ def test_link_compose_preview_and_test_send(page: Any, live_server: Any) -> None
     _shot(page, "editor-preview")
 
     page.click(".compose-test-btn")
-    expect(editor.locator(".compose-status")).to_contain_text("已发送")
+    expect(editor.locator(".compose-sent")).to_contain_text("已发送")
+    page.click(".compose-preview-btn")                   # a preview landing after the send keeps its result
+    expect(editor.locator(".compose-status")).to_contain_text("李娜")
+    expect(editor.locator(".compose-sent")).to_contain_text("已发送")
+    _shot(page, "editor-sent")
     drain()
     _phone_says(phone, "李女士，您的雅阁该保养了")
 

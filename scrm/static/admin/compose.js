@@ -141,6 +141,14 @@
     el.classList.toggle("bad", Boolean(bad));
   };
 
+  // The test-send result has its own line: a preview that lands after it must not hide it.
+  Editor.prototype.sent = function (text, bad) {
+    var el = this.box.querySelector(".compose-sent");
+    el.textContent = text || "";
+    el.classList.toggle("bad", Boolean(bad));
+    return el;
+  };
+
   Editor.prototype.markError = function (body) {
     var top = this.box.querySelector(".compose-error");
     Array.prototype.forEach.call(this.box.querySelectorAll(".js-error"), function (el) {
@@ -224,18 +232,18 @@
   Editor.prototype.testSend = function (button) {
     var self = this;
     button.disabled = true;
-    this.status(this.words.sending, false);
+    this.sent(this.words.sending, false);
     this.post(this.box.getAttribute("data-test-url")).then(function (body) {
       button.disabled = false;
       self.markError(body.ok ? body : { ok: true });
-      self.status(body.ok ? body.message : body.error || self.words.failed, !body.ok);
+      var line = self.sent(body.ok ? body.message : body.error || self.words.failed, !body.ok);
       if (!body.ok && body.link_url) {
         var a = node("a", "compose-link", body.link_label);
         a.href = body.link_url;
-        self.box.querySelector(".compose-status").appendChild(document.createTextNode(" "));
-        self.box.querySelector(".compose-status").appendChild(a);
+        line.appendChild(document.createTextNode(" "));
+        line.appendChild(a);
       }
-    }, function () { button.disabled = false; self.status(self.words.failed, true); });
+    }, function () { button.disabled = false; self.sent(self.words.failed, true); });
   };
 
   Editor.prototype.search = function (q) {
