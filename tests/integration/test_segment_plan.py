@@ -85,6 +85,7 @@ def test_counts_match_the_audience_rows(world: dict[str, Any], index: int) -> No
         q = audience(clean, account_id=account_id("demo"), dealer_id=dealer_id, env=env)
         with db.transaction() as s:
             expected = _truth(list(s.execute(q)))
+            assert segments.count_contacts(s, q.subquery("contacts"), one_dealer=dealer_id is not None) == expected
             assert segments.count_contacts(s, q.subquery("contacts")) == expected
 
 
