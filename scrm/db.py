@@ -166,21 +166,27 @@ def commit_without_flush_wait(s: Session) -> None:
         s.execute(sa.text("SET LOCAL synchronous_commit = off"))
 
 
-def among(column: Any, values: Iterable[int]) -> Any:
+def among(column: Any, values: Iterable[int] | Iterable[str], *, postgres: bool | None = None) -> Any:
     """`column IN values`; on PostgreSQL `= ANY(array)`: one statement text (cached, prepared) whatever the count.
 
     An IN list renders one placeholder per value, so each batch size is a new statement for SQLAlchemy's
-    cache, psycopg's parser and the server's planner.
+    cache, psycopg's parser and the server's planner. `postgres` names the dialect when the statement runs
+    elsewhere than on the app's engine.
     """
-    ids = list(values)
-    if not is_postgres():
-        return column.in_(ids)
-    return column == sa.any_(sa.bindparam(None, ids, type_=postgresql.ARRAY(sa.BigInteger())))
+    items = list(values)
+    if not (is_postgres() if postgres is None else postgres):
+        return column.in_(items)
+    return column == sa.any_(_array(items))
 
 
-def not_among(column: Any, values: Iterable[int]) -> Any:
+def not_among(column: Any, values: Iterable[int] | Iterable[str], *, postgres: bool | None = None) -> Any:
     """`column NOT IN values`, as `among` (`<> ALL(array)` on PostgreSQL)."""
-    ids = list(values)
-    if not is_postgres():
-        return column.not_in(ids)
-    return column != sa.all_(sa.bindparam(None, ids, type_=postgresql.ARRAY(sa.BigInteger())))
+    items = list(values)
+    if not (is_postgres() if postgres is None else postgres):
+        return column.not_in(items)
+    return column != sa.all_(_array(items))
+
+
+def _array(items: list[Any]) -> Any:
+    item = sa.BigInteger() if all(isinstance(v, int) for v in items) else sa.String()
+    return sa.bindparam(None, items, type_=postgresql.ARRAY(item))

@@ -13,27 +13,9 @@ from typing import Any
 
 from scrm import runtime
 
-# KEYS[1]: the TAT key. ARGV: emission interval (microseconds), burst (requests).
-# Returns 0 when allowed (and records it), else the microseconds to wait before asking again.
+# KEYS[1]: the TAT key. ARGV: emission interval (microseconds), burst (requests), slots wanted.
+# Takes up to ARGV[3] free slots (recording them): returns {granted, microseconds to wait when none was}.
 _GCRA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local tolerance = interval * burst
-local new_tat = tat + interval
-local allow_at = new_tat - tolerance
-if now < allow_at then
-  return allow_at - now
-end
-redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
-return 0
-"""
-
-# The same, taking up to ARGV[3] slots at once: returns {granted, microseconds to wait when none was}.
-_GCRA_MANY = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
@@ -72,15 +54,13 @@ class Stopped(Exception):
 
 def try_acquire(name: str, rate_per_second: float, burst: int) -> float:
     """Take one slot if free; return 0.0, or the seconds to wait before trying again."""
-    key = runtime.get().key("rate", name)
-    wait_us = int(_script(_GCRA)(keys=[key], args=[_interval_us(rate_per_second), max(1, int(burst))]))
-    return wait_us / 1_000_000
+    return try_acquire_many(name, rate_per_second, burst, 1)[1]
 
 
 def try_acquire_many(name: str, rate_per_second: float, burst: int, want: int) -> tuple[int, float]:
     """Take up to `want` free slots at once: (how many were taken, seconds to wait when none was)."""
     key = runtime.get().key("rate", name)
-    granted, wait_us = _script(_GCRA_MANY)(keys=[key], args=[_interval_us(rate_per_second), max(1, int(burst)),
+    granted, wait_us = _script(_GCRA)(keys=[key], args=[_interval_us(rate_per_second), max(1, int(burst)),
                                                             max(1, int(want))])
     return int(granted), int(wait_us) / 1_000_000
 

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -93,14 +92,6 @@ class PlannerStats:
         except sa.exc.DBAPIError:  # e.g. not the tables' owner: autovacuum will get to it later
             logger.warning("could not refresh planner statistics during the import", exc_info=True)
             self.enabled = False
-
-
-def any_of(column: Any, values: set[str] | set[int], s: Session) -> Any:
-    """`column IN values`; on PostgreSQL one array parameter (`= ANY`), which is much cheaper to send."""
-    if not _postgres(s):
-        return column.in_(values)
-    item = sa.Integer() if all(isinstance(v, int) for v in values) else sa.String()
-    return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(item)))
 
 
 def assign_ids(s: Session, records: Sequence[Record]) -> None:

@@ -16,6 +16,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from scrm import db
 from scrm.models import Customer, Gender, Stage, TimelineEntry, Vehicle
 from scrm.services.imports import bulk
 from scrm.services.imports.customers import ParsedRow, Problem
@@ -59,14 +60,15 @@ class _Index:
         names = {r.customer["name"] for r in rows
                  if "external_id" not in r.customer and "mobile" not in r.customer and "name" in r.customer}
         vins = {r.vehicle["vin"] for r in rows if r.vehicle and "vin" in r.vehicle}
+        pg = bulk.is_postgres(s)
         held = s.scalars(sa.select(Vehicle).where(Vehicle.dealer_id == b.dealer_id,
-                                                  bulk.any_of(Vehicle.vin, vins, s))).all() if vins else []
+                                                  db.among(Vehicle.vin, vins, postgres=pg))).all() if vins else []
         holders = {v.customer_id for v in held}
         # Only the conditions that name something: an empty one could still make the planner scan the table.
-        cond = [bulk.any_of(column, values, s) for column, values in (
+        cond = [db.among(column, values, postgres=pg) for column, values in (
             (Customer.external_id, ext), (Customer.mobile, mobiles), (Customer.id, holders)) if values]
         if names:
-            cond.append(sa.and_(bulk.any_of(Customer.name, names, s), Customer.mobile.is_(None),
+            cond.append(sa.and_(db.among(Customer.name, names, postgres=pg), Customer.mobile.is_(None),
                                 Customer.external_id.is_(None)))
         found = s.scalars(sa.select(Customer).where(Customer.dealer_id == b.dealer_id, sa.or_(*cond))).all() \
             if cond else []
@@ -76,8 +78,8 @@ class _Index:
         # Rows without a customer number or mobile: the same name (and landline) of a record that has neither.
         self.by_name: dict[tuple[str, str | None], Customer] = {
             (c.name, c.landline): c for c in found if c.name and not c.mobile and not c.external_id}
-        vehicles = s.scalars(sa.select(Vehicle).where(bulk.any_of(Vehicle.customer_id, set(self.by_id), s))).all() \
-            if found else []
+        vehicles = s.scalars(sa.select(Vehicle).where(
+            db.among(Vehicle.customer_id, set(self.by_id), postgres=pg))).all() if found else []
         self.by_vin = {v.vin: v for v in [*held, *vehicles] if v.vin}
         self.by_plate: dict[tuple[int, str], Vehicle] = {}
         for v in vehicles:
