@@ -81,12 +81,19 @@ def redeem(account_id: int, token: str, follower_id: int, consent_text: str, lan
     dealer_id = 0
     try:
         with db.transaction() as s:
-            stmt = sa.select(BindingCode).where(BindingCode.account_id == account_id, BindingCode.token == token)
-            if s.get_bind().dialect.name == "postgresql":
-                stmt = stmt.with_for_update()
-            code = s.scalar(stmt)
+            code = s.scalar(sa.select(BindingCode).where(BindingCode.account_id == account_id,
+                                                         BindingCode.token == token))
             now = utcnow()
             if code is None or not _usable(code, now):
+                raise CodeInvalid()
+            # The claim decides the race on every database: a concurrent redeemer's UPDATE waits for this
+            # transaction (PostgreSQL's row lock, SQLite's write lock), then finds the code used and claims nothing.
+            claim = (sa.update(BindingCode)
+                     .where(BindingCode.id == code.id, BindingCode.used_at.is_(None), BindingCode.revoked_at.is_(None),
+                            BindingCode.expires_at > now)
+                     .values(used_at=now, follower_id=follower_id)
+                     .execution_options(synchronize_session=False))
+            if s.execute(claim).rowcount != 1:  # type: ignore[attr-defined]
                 raise CodeInvalid()
             customer = s.get(Customer, code.customer_id)
             if customer is None:
@@ -94,7 +101,6 @@ def redeem(account_id: int, token: str, follower_id: int, consent_text: str, lan
             dealer_id = customer.dealer_id
             row = binding.link_in(s, follower_id=follower_id, customer=customer, method=BindMethod.QR,
                                   consent_text=consent_text, language=language)
-            code.used_at, code.follower_id = now, follower_id
             s.flush()
             return Linked(binding_id=row.id, customer_id=customer.id, dealer_id=customer.dealer_id, new_lead=False)
     except IntegrityError as exc:

@@ -94,11 +94,16 @@ def _notify(s: Session, r: Referral, stage: str, points: int) -> None:
 def reach_in(s: Session, referral_id: int, stage: str, *, now: datetime | None = None) -> bool:
     """Mark `stage` reached, pay the referrer once and tell them; False when it was reached before."""
     trigger, column = STAGES[stage]
-    r = s.scalar(sa.select(Referral).where(Referral.id == referral_id).with_for_update())
-    if r is None or getattr(r, column) is not None:
-        return False
     now = now or db.utcnow()
-    setattr(r, column, now)
+    # The claim decides a race on every database: a concurrent UPDATE waits for this transaction
+    # (PostgreSQL's row lock, SQLite's write lock), then finds the stage reached and claims nothing.
+    col = getattr(Referral, column)
+    claim = (sa.update(Referral).where(Referral.id == referral_id, col.is_(None)).values({column: now})
+             .execution_options(synchronize_session=False))
+    if s.execute(claim).rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    r = s.get(Referral, referral_id, populate_existing=True)
+    assert r is not None
     award = ledger.earn_in(s, r.referrer_id, trigger, key=key_of(r.id, stage), source=SOURCE,
                            source_id=str(r.id), now=now)
     if not award.duplicate:
