@@ -13,7 +13,7 @@ from sqlalchemy import MetaData, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -59,6 +59,14 @@ def utcnow() -> datetime:
 _factory: sessionmaker[Session] = sessionmaker(expire_on_commit=False)
 session: scoped_session[Session] = scoped_session(_factory)
 _engine: Engine | None = None
+
+
+@event.listens_for(_factory, "do_orm_execute")
+def _locked_rows_are_read_fresh(state: ORMExecuteState) -> None:
+    # Objects outlive commits (expire_on_commit=False): without this, a FOR UPDATE read of a row the session
+    # loaded earlier would lock it but hand back the earlier values, and a read-then-write would lose an update.
+    if state.is_select and getattr(state.statement, "_for_update_arg", None) is not None:
+        state.update_execution_options(populate_existing=True)
 
 
 PING_AFTER_IDLE_SECONDS = 1.0
@@ -115,6 +123,25 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 5,
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+
+        @event.listens_for(engine, "savepoint")
+        def _sqlite_begin_first(conn: Any, _name: str) -> None:
+            # pysqlite opens a transaction only before a write, so a SAVEPOINT that comes first would open one
+            # of its own, and its RELEASE would commit: a later rollback of the session could not undo it.
+            raw = conn.connection.dbapi_connection
+            if raw is not None and not raw.in_transaction:
+                raw.execute("BEGIN IMMEDIATE")   # a savepoint wraps writes: take the write lock now, waiting if busy
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _sqlite_for_update(conn: Any, _cursor: Any, _sql: str, _params: Any, context: Any, _many: bool) -> None:
+            # SQLite has no FOR UPDATE (SQLAlchemy leaves it out), so a locking read takes the database's write
+            # lock instead: the read-then-write it guards cannot interleave with another writer's.
+            stmt = getattr(getattr(context, "compiled", None), "statement", None)
+            if getattr(stmt, "_for_update_arg", None) is None:
+                return
+            raw = conn.connection.dbapi_connection
+            if raw is not None and not raw.in_transaction:
+                raw.execute("BEGIN IMMEDIATE")
     else:
         _ping_when_idle(engine, ping_after_idle)
     return engine
