@@ -92,7 +92,7 @@ def redeem(account_id: int, token: str, follower_id: int, consent_text: str, lan
                      .where(BindingCode.id == code.id, BindingCode.used_at.is_(None), BindingCode.revoked_at.is_(None),
                             BindingCode.expires_at > now)
                      .values(used_at=now, follower_id=follower_id)
-                     .execution_options(synchronize_session=False))
+                     .execution_options(synchronize_session="fetch"))   # `code` in the session shows it used
             if s.execute(claim).rowcount != 1:  # type: ignore[attr-defined]
                 raise CodeInvalid()
             customer = s.get(Customer, code.customer_id)

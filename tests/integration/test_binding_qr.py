@@ -143,3 +143,12 @@ def test_a_dealer_user_cannot_make_a_code_for_another_dealers_customer(shop: dic
         binding_codes.create_code(shop["staff"], stranger.id)
     with pytest.raises(NotFound):
         binding_codes.revoke_code(make_staff(Role.DEALER_STAFF, dealer=make_dealer()), shop["code"].id)
+
+
+def test_a_redeemed_code_reads_used_in_the_same_session(shop: dict[str, Any]) -> None:
+    token = shop["code"].token
+    binding_codes.check(account_id("demo"), token)                 # loads the code into this thread's session
+    f = make_follower()
+    binding_codes.redeem(account_id("demo"), token, f.id, "同意联系", "zh")
+    with pytest.raises(binding_codes.CodeInvalid):                 # not the stale copy loaded before the claim
+        binding_codes.check(account_id("demo"), token)
