@@ -80,6 +80,10 @@ def test_build_count_save_and_reopen(page: Any) -> None:
     expect(page.locator("#sample-table")).to_contain_text("张伟")
     expect(page.locator("#sample-table")).to_contain_text("王芳")
     screenshot(page, "segments-builder-filled")
+    second.locator(".seg-value input").fill("20001")            # the sample was of the old conditions
+    expect(page.locator("#sample-panel")).to_be_hidden()
+    second.locator(".seg-value input").fill("20000")
+    expect(_count(page)).to_have_text("2")
 
     page.click("#save")
     page.wait_for_url(re.compile(r".*/admin/segments/\d+$"))

@@ -13,6 +13,7 @@
   var LISTS = { "in": 1, not_in: 1, has_any: 1, has_all: 1, has_none: 1 };
   var MAX_DEPTH = 3;
   var seq = 0;
+  var sampleSeq = 0;   // a sample answers one definition: an edit drops it, shown or still loading
   var timer = null;
 
   function el(tag, attrs, kids) {
@@ -65,7 +66,9 @@
   function sample() {
     var panel = document.getElementById("sample-panel");
     var tbody = panel.querySelector("tbody");
+    var mine = ++sampleSeq;
     post(root.getAttribute("data-sample-url"), body()).then(function (d) {
+      if (mine !== sampleSeq) { return; }
       tbody.textContent = "";
       panel.hidden = false;
       if (!d.ok) { showCounts(d); panel.hidden = true; return; }
@@ -77,7 +80,7 @@
           el("td", { text: r.city || "\u2014" }), el("td", { text: r.stage || "\u2014" }), el("td", { text: r.model || "\u2014" }),
           el("td", { "class": "nowrap", text: wx })]));
       });
-    }).catch(function () { state.textContent = W.failed; });
+    }).catch(function () { if (mine === sampleSeq) { state.textContent = W.failed; } });
   }
 
   document.getElementById("show-sample").addEventListener("click", sample);
@@ -103,6 +106,8 @@
 
   function changed() {
     hidden.value = JSON.stringify(model);
+    sampleSeq++;
+    document.getElementById("sample-panel").hidden = true;
     window.clearTimeout(timer);
     timer = window.setTimeout(count, 400);
   }
