@@ -7,8 +7,6 @@ worker's batches and a whole campaign (bench/campaign.py) load them the same way
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from typing import Any
@@ -17,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from scrm.models import Customer, Dealer, Delivery, Member, Tier, Vehicle
+from scrm.readahead import read_ahead
 from scrm.services.compose_env import salutation
 
 SERVICE_INTERVAL = timedelta(days=182)   # the next service is estimated six months after the last one
@@ -130,43 +129,15 @@ def _delivery_query(where: Any, dealer_id: int | None, whole_account: int | None
     return q if whole_account is not None else q.order_by(Delivery.id)
 
 
-def _read_ahead(result: sa.CursorResult[Any]) -> Iterator[Any]:
-    """The rows of a streamed result, the next batch fetched by a thread while the caller works on this one.
-
-    The database computes (and the driver decodes) the next batch while this thread builds and renders
-    contexts: two cores instead of one. Only the reader thread touches the connection until it has ended.
-    """
-    batches: queue.Queue[Any] = queue.Queue(maxsize=2)
-    stop = threading.Event()
-
-    def put(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                batches.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def read() -> None:
-        try:
-            for batch in result.partitions():
-                if not put(batch):
-                    return
-            put(None)
-        except BaseException as exc:  # handed to the consuming thread, which raises it
-            put(exc)
-
-    reader = threading.Thread(target=read, name="contexts-read-ahead", daemon=True)
-    reader.start()
+def _streamed(result: sa.CursorResult[Any]) -> Iterator[Any]:
+    """The rows of a streamed result, the next batch fetched on a thread while the caller builds and renders
+    contexts from this one. Only that thread touches the connection until it has ended."""
+    ahead = read_ahead(result.partitions(), name="contexts-read-ahead")
     try:
-        while (batch := batches.get()) is not None:
-            if isinstance(batch, BaseException):
-                raise batch
+        for batch in ahead:
             yield from batch
     finally:
-        stop.set()
-        reader.join()
+        ahead.close()
 
 
 def delivery_contexts(s: Session, where: Any, *, dealer_id: int | None, today: date, language: str = "zh",
@@ -185,7 +156,7 @@ def delivery_contexts(s: Session, where: Any, *, dealer_id: int | None, today: d
         # for every row. Plan for all of them (hash joins), for the rest of this transaction.
         conn.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1")
     result: Iterable[Any] = conn.execute(stmt) if whole_account is None \
-        else _read_ahead(conn.execution_options(yield_per=FETCH_ROWS).execute(stmt))
+        else _streamed(conn.execution_options(yield_per=FETCH_ROWS).execute(stmt))
     dealers: dict[int, dict[str, Any]] = {}
     no_customer = _customer(None, language)
     for (delivery_id, follower_id, arm, name, gender, city, birthday, stage, c_id, v_id, model, brand, plate,

@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session
 from scrm import db
 from scrm.db import utcnow
 from scrm.models import Account, Dealer, ImportJob, ImportKind, ImportStatus
+from scrm.readahead import read_ahead
 from scrm.services.errors import DomainError, Invalid, NotFound
 from scrm.services.imports import bulk, parallel
-from scrm.services.imports.chunks import chunks_of, read_ahead
+from scrm.services.imports.chunks import chunks_of
 from scrm.services.imports.customers import ParsedRow, Problem, parse_row
 from scrm.services.imports.readers import Cell, Table, UnreadableFile, open_table
 from scrm.services.imports.repair_rows import check_repair_columns, map_repair_headers, parse_repair_row
@@ -179,7 +180,7 @@ def _import_table(table: Table, path: Path, filename: str, dealer: Dealer, job_i
         chunks = parallel.parsed_chunks(path, parse, columns, batch_size)
     else:
         chunks = chunks_of((parse(line, cells, columns) for line, cells in table), batch_size)
-    ahead = read_ahead(chunks)
+    ahead = read_ahead(chunks, name="import-reader")  # rows are validated while the last chunk is written
     stats = bulk.PlannerStats(first=batch_size)
     try:
         for rows in ahead:
