@@ -183,6 +183,10 @@ class CustomerBinding(Base):
     customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"))  # ix_customer_bindings_customer_id
     method: Mapped[str] = mapped_column(sa.String(8), default="chat")  # a BindMethod value
     bound_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The follower's `subscribed AND NOT opt_out_marketing`, kept by triggers on both tables (migration 0002)
+    # so that a segment count reads it from the bindings' index instead of probing a follower per contact.
+    # Written by the database: a value the app sends is replaced.
+    reachable: Mapped[bool] = mapped_column(server_default=sa.false())
 
 
 class ImportKind(enum.StrEnum):
@@ -227,4 +231,5 @@ class ImportJob(Base):
 # vehicles with the two dates car-care segments test (age, last service), and a customer's followers.
 sa.Index("ix_vehicles_customer_id", Vehicle.customer_id,
          postgresql_include=["purchase_date", "last_service_date"])
-sa.Index("ix_customer_bindings_customer_id", CustomerBinding.customer_id, CustomerBinding.follower_id)
+sa.Index("ix_customer_bindings_customer_id", CustomerBinding.customer_id, CustomerBinding.follower_id,
+         postgresql_include=["reachable"])

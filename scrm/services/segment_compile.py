@@ -58,14 +58,16 @@ def audience(definition: dict[str, Any], *, account_id: int, dealer_id: int | No
     """A Select of customer_id, follower_id, dealer_id, reachable for everyone the (normalised) definition matches."""
     reachable = sa.and_(Follower.subscribed.is_(True), Follower.opt_out_marketing.is_(False))
     with_customer: Any = (
-        sa.select(Customer.id.label("customer_id"), Follower.id.label("follower_id"),
+        sa.select(Customer.id.label("customer_id"), CustomerBinding.follower_id.label("follower_id"),
                   Customer.dealer_id.label("dealer_id"),
-                  sa.func.coalesce(reachable, sa.false()).label("reachable"))
+                  sa.func.coalesce(CustomerBinding.reachable, sa.false()).label("reachable"))
         .select_from(Customer)
-        .outerjoin(CustomerBinding, CustomerBinding.customer_id == Customer.id)
-        .outerjoin(Follower, Follower.id == CustomerBinding.follower_id)
-        .where(Customer.account_id == account_id, Customer.merged_into_id.is_(None), Customer.erased_at.is_(None),
-               _node(definition, env, True)))
+        .outerjoin(CustomerBinding, CustomerBinding.customer_id == Customer.id))
+    if _uses_follower(definition):   # the binding carries the follower's id and reachability (migration 0002)
+        with_customer = with_customer.outerjoin(Follower, Follower.id == CustomerBinding.follower_id)
+    with_customer = with_customer.where(
+        Customer.account_id == account_id, Customer.merged_into_id.is_(None), Customer.erased_at.is_(None),
+        _node(definition, env, True))
     if _uses_member(definition):
         with_customer = with_customer.outerjoin(Member, Member.follower_id == Follower.id)
     if dealer_id is not None:
@@ -96,6 +98,13 @@ def _walk(node: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _uses_member(definition: dict[str, Any]) -> bool:
     return any(_source(r) == Source.MEMBER for r in _walk(definition))
+
+
+def _uses_follower(definition: dict[str, Any]) -> bool:
+    """Whether a customer's conditions read the bound follower's row (all but customer, vehicle, score, dealer
+    and "bound" conditions)."""
+    own = (Source.CUSTOMER, Source.VEHICLE, Source.SCORE)
+    return any(_source(r) not in own and r["field"] not in ("dealer", "bound") for r in _walk(definition))
 
 
 def _source(rule: dict[str, Any]) -> Source:
