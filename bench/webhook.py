@@ -92,7 +92,9 @@ WRK_LUA = '''
 local reqs = dofile("{requests_file}")
 local n = #reqs
 local threads = 2
-local tid = 0
+-- a global, not a local: setup() gives each thread its own through thread:set, which sets globals only
+-- (a chunk-level `local tid` would shadow it, and both threads would send the same messages)
+tid = 0
 local thread_ids = 0
 local index = 0
 function setup(thread)

@@ -217,3 +217,16 @@ def not_among(column: Any, values: Iterable[int] | Iterable[str], *, postgres: b
 def _array(items: list[Any]) -> Any:
     item = sa.BigInteger() if all(isinstance(v, int) for v in items) else sa.String()
     return sa.bindparam(None, items, type_=postgresql.ARRAY(item))
+
+
+def unnest(table: sa.Table, columns: tuple[str, ...], types: dict[str, Any] | None = None) -> Any:
+    """PostgreSQL `unnest(:a_column, ...) AS v(column, ...)`: rows passed as one array parameter per column
+    (named `a_<column>`), each typed as `table`'s column unless `types` says otherwise.
+
+    One statement text whatever the number of rows: cached by SQLAlchemy and psycopg, prepared by the server,
+    where a multi-row VALUES list is a new statement of one placeholder per value each time.
+    """
+    types = types or {}
+    kinds = {c: types.get(c) or table.c[c].type for c in columns}
+    arrays = [sa.bindparam(f"a_{c}", type_=postgresql.ARRAY(kinds[c])) for c in columns]
+    return sa.func.unnest(*arrays).table_valued(*(sa.column(c, kinds[c]) for c in columns)).render_derived(name="v")

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from scrm import db, metrics
 from scrm.db import utcnow
@@ -130,19 +129,11 @@ def record_many(done: Sequence[tuple[Claimed, Outcome]], worker: str) -> set[int
     return matched
 
 
-def _arrays(table: sa.Table, columns: tuple[str, ...], types: dict[str, Any] | None = None) -> Any:
-    """`unnest(:a_column, ...) AS v(column, ...)`: rows to join an UPDATE to, each typed as `table`'s column."""
-    types = types or {}
-    kinds = {c: types.get(c) or table.c[c].type for c in columns}
-    arrays = [sa.bindparam(f"a_{c}", type_=postgresql.ARRAY(kinds[c])) for c in columns]
-    return sa.func.unnest(*arrays).table_valued(*(sa.column(c, kinds[c]) for c in columns)).render_derived(name="v")
-
-
 @functools.cache
 def _update_statement(columns: tuple[str, ...], uncounted: bool) -> Any:
     """The UPDATE of one group's shape, built once: the same object keeps SQLAlchemy's cache key."""
     table = cast(sa.Table, Delivery.__table__)
-    v = _arrays(table, ("id", *columns))
+    v = db.unnest(table, ("id", *columns))
     sets: dict[str, Any] = {c: v.c[c] for c in columns}
     if uncounted:
         sets["attempts"] = table.c.attempts - 1
@@ -155,7 +146,7 @@ def _update_statement(columns: tuple[str, ...], uncounted: bool) -> Any:
 @functools.cache
 def _count_statement() -> Any:
     followers = cast(sa.Table, Follower.__table__)
-    v = _arrays(followers, ("id", "n"), {"n": sa.Integer()})
+    v = db.unnest(followers, ("id", "n"), {"n": sa.Integer()})
     return (sa.update(followers).where(followers.c.id == v.c.id)
             .values(cs_sent_since_interaction=followers.c.cs_sent_since_interaction + v.c.n))
 

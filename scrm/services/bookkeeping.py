@@ -11,6 +11,7 @@ last unfollow. Rows are sorted by key so concurrent writers lock them in the sam
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -75,15 +76,24 @@ def _touch_rows(entries: Sequence[Entry]) -> list[dict[str, Any]]:
     return [rows[k] for k in sorted(rows)]
 
 
-_upserts: dict[str, Any] = {}
+_TOUCH = ("account_id", "openid", "subscribed", "created_at", "last_interaction_at", "interaction_kind",
+          "cs_sent_since_interaction", "last_message_at")
+_LOG = ("account_id", "follower_id", "direction", "msg_type", "event", "content", "msg_id", "handler", "created_at")
 
 
+@functools.cache
 def _upsert(dialect: str) -> Any:
-    """The batch touch: insert new followers; for known ones move times forward only."""
-    stmt = _upserts.get(dialect)
-    if stmt is not None:
-        return stmt
-    ins: Any = postgresql.insert(_FOLLOWERS) if dialect == "postgresql" else sqlite.insert(_FOLLOWERS)
+    """The batch touch: insert new followers; for known ones move times forward only.
+
+    PostgreSQL: the rows as one array per column (`db.unnest`), one statement text for any batch; SQLite: an
+    executemany of single-row VALUES.
+    """
+    ins: Any
+    if dialect == "postgresql":
+        v = db.unnest(_FOLLOWERS, _TOUCH)
+        ins = postgresql.insert(_FOLLOWERS).from_select(list(_TOUCH), sa.select(*(v.c[c] for c in _TOUCH)))
+    else:
+        ins = sqlite.insert(_FOLLOWERS).values({c: sa.bindparam(c) for c in _TOUCH})
     ex, f = ins.excluded, _FOLLOWERS.c
     newer = sa.and_(ex.last_interaction_at.is_not(None),
                     sa.or_(f.last_interaction_at.is_(None), ex.last_interaction_at >= f.last_interaction_at))
@@ -95,21 +105,25 @@ def _upsert(dialect: str) -> Any:
     proving = sa.or_(*(ex.interaction_kind == sa.literal_column(f"'{k}'") for k in sorted(PROVES_FOLLOWING)))
     resubscribe = sa.and_(proving, ex.last_interaction_at.is_not(None),
                           sa.or_(f.unsubscribed_at.is_(None), ex.last_interaction_at > f.unsubscribed_at))
-    stmt = ins.values(
-        account_id=sa.bindparam("account_id"), openid=sa.bindparam("openid"), subscribed=sa.bindparam("subscribed"),
-        created_at=sa.bindparam("created_at"), last_interaction_at=sa.bindparam("last_interaction_at"),
-        interaction_kind=sa.bindparam("interaction_kind"),
-        cs_sent_since_interaction=sa.bindparam("cs_sent_since_interaction"),
-        last_message_at=sa.bindparam("last_message_at"),
-    ).on_conflict_do_update(index_elements=[f.account_id, f.openid], set_={
+    return ins.on_conflict_do_update(index_elements=[f.account_id, f.openid], set_={
         "last_interaction_at": sa.case((newer, ex.last_interaction_at), else_=f.last_interaction_at),
         "interaction_kind": sa.case((newer, ex.interaction_kind), else_=f.interaction_kind),
         "cs_sent_since_interaction": sa.case((newer, 0), else_=f.cs_sent_since_interaction),
         "last_message_at": sa.case((later_message, ex.last_message_at), else_=f.last_message_at),
         "subscribed": sa.case((resubscribe, sa.true()), else_=f.subscribed),
     }).returning(f.id, f.account_id, f.openid)
-    _upserts[dialect] = stmt
-    return stmt
+
+
+@functools.cache
+def _insert_logs() -> Any:
+    """PostgreSQL: the message logs as one array per column (the direction passed as its text value)."""
+    v = db.unnest(_LOGS, _LOG, {"direction": sa.String()})
+    return sa.insert(_LOGS).from_select(list(_LOG), sa.select(*(v.c[c] for c in _LOG)))
+
+
+def _columns(rows: Sequence[dict[str, Any]], names: tuple[str, ...]) -> dict[str, list[Any]]:
+    """`db.unnest`'s parameters: one list per column, in the rows' order."""
+    return {f"a_{c}": [r[c] for r in rows] for c in names}
 
 
 def _hit_update(hits: Counter[int]) -> Any:
@@ -129,11 +143,14 @@ def write(entries: Sequence[Entry]) -> None:
         if dialect == "postgresql":
             conn.execute(_RELAXED)
         ids: dict[tuple[int, str], int] = {}
+        pg = dialect == "postgresql"
         if touches:
-            for row in conn.execute(_upsert(dialect), touches):
+            for row in conn.execute(_upsert(dialect), _columns(touches, _TOUCH) if pg else touches):
                 ids[(row.account_id, row.openid)] = row.id
         logs = [dict(r, follower_id=ids.get((e.account_id, e.openid))) for e in entries for r in e.logs]
-        if logs:
+        if logs and pg:
+            conn.execute(_insert_logs(), _columns(logs, _LOG))
+        elif logs:
             conn.execute(_INSERT_LOG, logs)
         if hits and dialect == "postgresql":
             conn.execute(_hit_update(hits))
