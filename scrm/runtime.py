@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import redis as redis_lib
+from sqlalchemy import orm as sa_orm
 
 from scrm import db
 from scrm.config import Settings
@@ -43,6 +44,10 @@ def init(settings: Settings) -> Runtime:
     """Bind the database engine and Redis client for this process."""
     global _runtime
     db.init_engine(settings.database.url, echo=settings.database.echo, pool_size=settings.database.pool_size)
+    # The models' mappers are configured here, once, not inside the first request or batch that uses one
+    # (about 0.1-0.3 s of CPU that would otherwise land on it).
+    import scrm.models  # noqa: F401
+    sa_orm.configure_mappers()
     _runtime = Runtime(settings=settings, redis=make_redis(settings.redis.url))
     return _runtime
 

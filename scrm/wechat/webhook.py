@@ -6,12 +6,12 @@ import logging
 import time
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 from scrm import metrics
 from scrm.config import Settings
+from scrm.sessions import skip_sessions
 from scrm.wechat.gateway import MAX_BODY, TEXT_TYPE, Result, gateway_for
 
 logger = logging.getLogger(__name__)
@@ -19,20 +19,10 @@ bp = Blueprint("wechat", __name__)
 _children: dict[tuple[str, str], tuple[Any, Any]] = {}
 
 
-class _NoWebhookSession(SecureCookieSessionInterface):
-    """The cookie session, except for WeChat's pushes: they carry no cookie and need none."""
-
-    def open_session(self, app: Flask, request: Any) -> SecureCookieSession | None:
-        if request.path.startswith("/wechat/"):
-            return self.make_null_session(app)
-        return super().open_session(app, request)
-
-
 @bp.record_once
 def _skip_sessions(state: BlueprintSetupState) -> None:
     app: Any = state.app
-    if type(app.session_interface) is SecureCookieSessionInterface:
-        app.session_interface = _NoWebhookSession()
+    skip_sessions(app, "/wechat/")
 
 
 def _metrics(label: str, outcome: str) -> tuple[Any, Any]:
