@@ -58,7 +58,7 @@ def claim(limit: int, worker: str, now: datetime | None = None) -> list[Claimed]
                                          Delivery.status == DeliveryStatus.PENDING)
     stmt = stmt.values(**values).returning(*_COLUMNS).execution_options(synchronize_session=False)
     with db.transaction() as s:
-        rows = s.execute(stmt).all()
+        rows = s.connection().execute(stmt).all()   # Core: no ORM bulk-update bookkeeping per claim
     claimed = [Claimed(id=r.id, account_id=r.account_id, follower_id=r.follower_id, openid=r.openid,
                        dedupe_key=r.dedupe_key, channel=Channel(r.channel), purpose=r.purpose,
                        payload=dict(r.payload or {}), attempts=r.attempts, claimed_at=now) for r in rows]

@@ -70,10 +70,11 @@ def _followers(s: Any, cs_sent: Counter[int], gone: list[int], now: datetime) ->
     """Count customer-service messages sent and mark 43004 followers unsubscribed, locking in id order."""
     followers = cast(sa.Table, Follower.__table__)
     involved = sorted({*cs_sent, *gone})
-    if len(involved) > 1 and db.is_postgres():   # one lock order for every batch: no deadlock with the cap
-        s.execute(sa.select(Follower.id).where(db.among(Follower.id, involved)).order_by(Follower.id)
-                  .with_for_update())
     conn = s.connection()
+    if len(involved) > 1 and db.is_postgres():   # one lock order for every batch: no deadlock with the cap
+        # Core, not the ORM: nothing is loaded, only the rows locked
+        conn.execute(sa.select(followers.c.id).where(db.among(followers.c.id, involved)).order_by(followers.c.id)
+                     .with_for_update())
     if cs_sent and db.is_postgres():   # one statement for all: the counts ride in two arrays
         conn.execute(_count_statement(), {"a_id": sorted(cs_sent), "a_n": [cs_sent[f] for f in sorted(cs_sent)]})
     elif cs_sent:
