@@ -143,7 +143,10 @@ def _shape(table: sa.Table, *, with_id: bool) -> tuple[list[str], dict[str, Any]
     """The columns to write and the model's Python-side defaults (COPY does not apply them)."""
     key = (table.name, with_id)
     if key not in _SHAPES:
-        columns = [c.name for c in table.columns if with_id or c.name != "id"]
+        # a column only the database fills (a server default, e.g. the bindings' `reachable`, which a trigger
+        # keeps) is left out, so the database fills it
+        columns = [c.name for c in table.columns if (with_id or c.name != "id")
+                   and not (c.server_default is not None and c.default is None)]
         defaults: dict[str, Any] = {}
         for c in table.columns:
             default = c.default
