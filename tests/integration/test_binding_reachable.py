@@ -99,49 +99,50 @@ def test_the_segment_count_follows_unsubscribes(app_ctx: Any) -> None:
     assert counts() == segments.Counts(5, 5, 4, 2)
 
 
-def test_an_unsubscribe_racing_a_new_binding_is_not_lost(app_ctx: Any) -> None:
+@pytest.mark.parametrize("bind_first", [True, False])
+def test_an_unsubscribe_racing_a_new_binding_is_not_lost(app_ctx: Any, bind_first: bool) -> None:
     """Either order of a binding's insert and its follower's unsubscribe, each in its own open transaction,
     ends with the binding unreachable (PostgreSQL: the trigger locks the follower; SQLite: one writer)."""
     dealer = make_dealer()
-    for bind_first in (True, False):
-        f, c = make_follower(), make_customer(dealer)
-        first_done, errors = threading.Event(), []
+    f, c = make_follower(), make_customer(dealer)
+    first_done = threading.Event()
+    errors: list[BaseException] = []
 
-        def binder() -> None:
-            try:
-                with db.transaction() as s:
-                    s.add(CustomerBinding(account_id=c.account_id, dealer_id=c.dealer_id, follower_id=f.id,
-                                          customer_id=c.id))
-                    s.flush()
-                    if bind_first:
-                        first_done.set()
-                        time.sleep(0.3)    # the unsubscribe, started meanwhile, must wait for this commit
-            except BaseException as exc:  # asserted on below
-                errors.append(exc)
-            finally:
-                first_done.set()
-                db.session.remove()
+    def binder() -> None:
+        try:
+            with db.transaction() as s:
+                s.add(CustomerBinding(account_id=c.account_id, dealer_id=c.dealer_id, follower_id=f.id,
+                                      customer_id=c.id))
+                s.flush()
+                if bind_first:
+                    first_done.set()
+                    time.sleep(0.3)    # the unsubscribe, started meanwhile, must wait for this commit
+        except BaseException as exc:  # asserted on below
+            errors.append(exc)
+        finally:
+            first_done.set()
+            db.session.remove()
 
-        def unsubscriber() -> None:
-            try:
-                with db.transaction() as s:
-                    s.execute(sa.update(Follower).where(Follower.id == f.id).values(subscribed=False))
-                    if not bind_first:
-                        first_done.set()
-                        time.sleep(0.3)    # the binding, started meanwhile, must wait and then see this
-            except BaseException as exc:  # asserted on below
-                errors.append(exc)
-            finally:
-                first_done.set()
-                db.session.remove()
+    def unsubscriber() -> None:
+        try:
+            with db.transaction() as s:
+                s.execute(sa.update(Follower).where(Follower.id == f.id).values(subscribed=False))
+                if not bind_first:
+                    first_done.set()
+                    time.sleep(0.3)    # the binding, started meanwhile, must wait and then see this
+        except BaseException as exc:  # asserted on below
+            errors.append(exc)
+        finally:
+            first_done.set()
+            db.session.remove()
 
-        first, second = (binder, unsubscriber) if bind_first else (unsubscriber, binder)
-        t1 = threading.Thread(target=first)
-        t1.start()
-        first_done.wait(10)
-        t2 = threading.Thread(target=second)
-        t2.start()
-        t1.join(30)
-        t2.join(30)
-        assert not errors, errors
-        assert _flags(f.id) == {f.id: False}, f"bind_first={bind_first}"
+    first, second = (binder, unsubscriber) if bind_first else (unsubscriber, binder)
+    t1 = threading.Thread(target=first)
+    t1.start()
+    first_done.wait(10)
+    t2 = threading.Thread(target=second)
+    t2.start()
+    t1.join(30)
+    t2.join(30)
+    assert not errors, errors
+    assert _flags(f.id) == {f.id: False}
