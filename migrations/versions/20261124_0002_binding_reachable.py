@@ -13,6 +13,9 @@ reached from the bindings' index saves probing the followers table once per cont
   on PostgreSQL it locks the follower row as an update of it would, so a concurrent change of the
   follower's state either waits for the binding or is waited for and then seen;
 * a change of a follower's `subscribed` or `opt_out_marketing` rewrites its bindings.
+
+At 1,000,000 bindings the upgrade took 18 s on the development machine (the backfill rewrites every binding and
+the index is rebuilt; writes to customer_bindings wait meanwhile).
 """
 
 from __future__ import annotations
