@@ -128,23 +128,25 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 5,
         def _sqlite_begin_first(conn: Any, _name: str) -> None:
             # pysqlite opens a transaction only before a write, so a SAVEPOINT that comes first would open one
             # of its own, and its RELEASE would commit: a later rollback of the session could not undo it.
-            raw = conn.connection.dbapi_connection
-            if raw is not None and not raw.in_transaction:
-                raw.execute("BEGIN IMMEDIATE")   # a savepoint wraps writes: take the write lock now, waiting if busy
+            _begin_immediate(conn)   # a savepoint wraps writes: take the write lock now, waiting if busy
 
         @event.listens_for(engine, "before_cursor_execute")
         def _sqlite_for_update(conn: Any, _cursor: Any, _sql: str, _params: Any, context: Any, _many: bool) -> None:
             # SQLite has no FOR UPDATE (SQLAlchemy leaves it out), so a locking read takes the database's write
             # lock instead: the read-then-write it guards cannot interleave with another writer's.
             stmt = getattr(getattr(context, "compiled", None), "statement", None)
-            if getattr(stmt, "_for_update_arg", None) is None:
-                return
-            raw = conn.connection.dbapi_connection
-            if raw is not None and not raw.in_transaction:
-                raw.execute("BEGIN IMMEDIATE")
+            if getattr(stmt, "_for_update_arg", None) is not None:
+                _begin_immediate(conn)
     else:
         _ping_when_idle(engine, ping_after_idle)
     return engine
+
+
+def _begin_immediate(conn: Any) -> None:
+    """SQLite: open the connection's transaction with the database's write lock, unless one is open already."""
+    raw = conn.connection.dbapi_connection
+    if raw is not None and not raw.in_transaction:
+        raw.execute("BEGIN IMMEDIATE")
 
 
 def init_engine(url: str, *, echo: bool = False, pool_size: int = 5) -> Engine:

@@ -101,7 +101,7 @@ def _upsert(dialect: str) -> Any:
                             sa.or_(f.last_message_at.is_(None), ex.last_message_at > f.last_message_at))
     # Only an interaction after the last unfollow proves they follow again (a late entry must not
     # undo an unsubscribe that happened after it).
-    # Literal kinds, not an expanding IN: the statement runs as an executemany.
+    # Literal kinds, not an expanding IN: on SQLite the statement runs as an executemany.
     proving = sa.or_(*(ex.interaction_kind == sa.literal_column(f"'{k}'") for k in sorted(PROVES_FOLLOWING)))
     resubscribe = sa.and_(proving, ex.last_interaction_at.is_not(None),
                           sa.or_(f.unsubscribed_at.is_(None), ex.last_interaction_at > f.unsubscribed_at))
