@@ -150,3 +150,29 @@ def test_h5_account_page_on_a_phone_sized_screen(page: Any, live_server: Any, ap
     page.goto("/sandbox/phone/?account=demo")
     expect(page.locator(".phone")).to_be_visible()
     screenshot(page, "phone-390")
+
+
+def test_a_late_answer_from_page_load_does_not_forget_a_new_person(page: Any, live_server: Any,
+                                                                   app_ctx: Any) -> None:
+    """The page's first overview answers after a person was made (a slow load): the new person stays chosen."""
+    held: list[Any] = []
+
+    def hold_first(route: Any) -> None:
+        if held:
+            route.continue_()
+            return
+        held.append((route, route.fetch()))   # the server's answer from before the person existed, kept back
+
+    page.route("**/sandbox/phone/api/overview*", hold_first)
+    page.goto("/sandbox/phone/?account=demo")
+    page.fill("#sbx-label", "赵女士")
+    page.click("#sbx-new")
+    expect(page.locator("#sbx-status")).to_have_text("未关注")
+    assert held, "the page's first overview was not held back"
+    route, stale = held[0]
+    route.fulfill(response=stale)
+    page.wait_for_timeout(500)
+    expect(page.locator("#sbx-status")).to_have_text("未关注")
+    expect(page.locator("#sbx-person option:checked")).to_contain_text("赵女士")
+    page.click("#sbx-follow")
+    expect(page.locator(".phone-chat .notice").first).to_contain_text("你关注了")

@@ -184,8 +184,11 @@
     items.forEach(function (it) { var o = el("option", "", it.text); o.value = it.value; sel.appendChild(o); });
   }
 
+  var overviewSeq = 0;   // only the newest overview is drawn: an older answer would forget a person made since
   function overview() {
+    var mine = ++overviewSeq;
     return call("GET", "overview?account=" + encodeURIComponent(ACCOUNT)).then(function (d) {
+      if (mine !== overviewSeq) { return; }
       st.menu = d.menu;
       var people = d.people.map(function (p) {
         return { value: p.openid, text: (p.label || p.openid.slice(0, 10) + "…") + (p.subscribed ? " ✓" : "") };
