@@ -205,6 +205,8 @@ def among(column: Any, values: Iterable[int] | Iterable[str], *, postgres: bool 
     items = list(values)
     if not (is_postgres() if postgres is None else postgres):
         return column.in_(items)
+    if not items:  # an empty array would need the column's type; nothing is among no values
+        return sa.false()
     return column == sa.any_(_array(items))
 
 
@@ -213,12 +215,44 @@ def not_among(column: Any, values: Iterable[int] | Iterable[str], *, postgres: b
     items = list(values)
     if not (is_postgres() if postgres is None else postgres):
         return column.not_in(items)
+    if not items:  # `<> ALL` of an empty array holds for every row, NULL included
+        return sa.true()
     return column != sa.all_(_array(items))
 
 
+class _ArrayText(sa.types.UserDefinedType[str]):
+    """An array parameter given as the text of its literal (`{1,2}`), typed on the placeholder
+    (`$1::BIGINT[]`): the server reads it once as the parameter's value, not as a cast done per row."""
+
+    cache_ok = True
+    render_bind_cast = True
+
+    def __init__(self, item: str) -> None:
+        self.item = item
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return f"{self.item}[]"
+
+    def bind_processor(self, dialect: Any) -> None:
+        return None
+
+
+_BIGINTS, _TEXTS = _ArrayText("BIGINT"), _ArrayText("VARCHAR")
+
+
 def _array(items: list[Any]) -> Any:
-    item = sa.BigInteger() if all(isinstance(v, int) for v in items) else sa.String()
-    return sa.bindparam(None, items, type_=postgresql.ARRAY(item))
+    """The items as one array parameter, sent as the text of an array literal.
+
+    psycopg adapts a list item by item in Python (about 1 µs each: a tenth of an import's lookups); the
+    literal is built here with a few string operations over the whole list instead.
+    """
+    if all(isinstance(v, int) for v in items):
+        return sa.bindparam(None, "{" + ",".join(map(int.__repr__, items)) + "}", type_=_BIGINTS)
+    body = "\x00".join(items) if all(isinstance(v, str) for v in items) else None
+    if body is None or body.count("\x00") != len(items) - 1:  # not all text, or a NUL (text has none)
+        return sa.bindparam(None, items, type_=postgresql.ARRAY(sa.String()))
+    literal = '{"' + body.replace("\\", "\\\\").replace('"', '\\"').replace("\x00", '","') + '"}'
+    return sa.bindparam(None, literal, type_=_TEXTS)
 
 
 def unnest(table: sa.Table, columns: tuple[str, ...], types: dict[str, Any] | None = None) -> Any:
