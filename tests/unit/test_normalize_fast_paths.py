@@ -111,3 +111,16 @@ def test_each_file_gets_its_own_column_plan() -> None:
     assert parse_row(2, cells, second).customer == {"city": "上海", "mobile": "13900001111"}
     first["手机"] = "landline"  # a changed map is noticed even though it is the same object
     assert parse_row(2, cells, first).customer == {"name": "上海", "landline": "13812345678"}
+
+
+def test_a_parsed_row_survives_the_trip_from_the_parsing_process() -> None:
+    import pickle
+
+    columns = {"姓名": "name", "手机": "mobile", "车架号": "vin", "购车日期": "purchase_date", "性别": "gender"}
+    good = parse_row(7, {"姓名": "张伟", "手机": "13800138000", "车架号": "LSVAM4186C2184841",
+                         "购车日期": "2021年3月4日", "性别": "男"}, columns)
+    bad = parse_row(8, {"姓名": "", "手机": "12345", "车架号": "", "购车日期": "", "性别": ""}, columns)
+    for row in (good, bad):
+        back = pickle.loads(pickle.dumps(row))  # noqa: S301 (our own bytes, in memory)
+        assert isinstance(back, ParsedRow) and back == row and back.ok == row.ok
+    assert good.vehicle == {"vin": "LSVAM4186C2184841", "purchase_date": date(2021, 3, 4)} and not bad.ok

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from scrm import db
 from scrm.db import utcnow
+from scrm.heap import frozen_heap
 from scrm.models import Account, Dealer, ImportJob, ImportKind, ImportStatus
 from scrm.readahead import read_ahead
 from scrm.services.errors import DomainError, Invalid, NotFound
@@ -145,7 +146,7 @@ def import_into_job(path: Path, *, job_id: int, dealer: Dealer, filename: str, r
                     batch_size: int = BATCH_SIZE, kind: ImportKind = ImportKind.CUSTOMERS) -> ImportSummary:
     """Run the import of `path` (uploaded as `filename`) for an existing running ImportJob row."""
     try:
-        with open_table(path) as table:
+        with frozen_heap(), open_table(path) as table:
             counts, report = _import_table(table, path, filename, dealer, job_id, report_path, header_map,
                                            language, progress, batch_size, kind)
     except BaseException as exc:
