@@ -35,6 +35,7 @@ from scrm.services.normalize_base import N_
 from scrm.services.paging import Page, paginate
 from scrm.services.scope import Perm, Scope
 from scrm.services.validation import Problems
+from scrm.wechat.inbound import SYSTEM_EVENTS
 
 EXPIRY_WARNING = timedelta(days=30)
 REPAIR_ORDERS_SHOWN = 50
@@ -147,7 +148,9 @@ def timeline(scope: Scope, customer: Customer, page: int = 1) -> Page[TimelineIt
         TimelineEntry.customer_id == customer.id, scope.condition(TimelineEntry))
     messages = sa.select(sa.literal("m").label("src"), MessageLog.id.label("id"),
                          MessageLog.created_at.label("at")).where(
-        MessageLog.account_id == customer.account_id, MessageLog.follower_id.in_(followers))
+        MessageLog.account_id == customer.account_id, MessageLog.follower_id.in_(followers),
+        # WeChat's reports on a send are not the follower's words: the push shows its delivery state instead
+        MessageLog.event.not_in(SYSTEM_EVENTS))
     # pushes (customer-service, template and mass messages) to the bound followers: this dealer's and the brand's
     pushes = sa.select(sa.literal("d").label("src"), Delivery.id.label("id"), Delivery.created_at.label("at")).where(
         Delivery.account_id == customer.account_id, Delivery.follower_id.in_(followers),

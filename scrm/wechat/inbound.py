@@ -12,6 +12,8 @@ MESSAGE_TYPES = frozenset({"text", "image", "voice", "video", "shortvideo", "loc
 
 # Which user action opens which customer-service allowance (WECHAT.md §4.3); other events open none.
 _CLICK_EVENTS = frozenset({"click", "scancode_push", "scancode_waitmsg"})
+# Job reports WeChat itself pushes about a send: not something the follower did.
+SYSTEM_EVENTS = ("templatesendjobfinish", "masssendjobfinish")
 
 
 @dataclass(frozen=True)
@@ -97,4 +99,4 @@ class Inbound:
     @property
     def is_system_event(self) -> bool:
         """Job reports sent by WeChat itself, not by the follower (no touch, no lock, no conversation)."""
-        return self.event in ("templatesendjobfinish", "masssendjobfinish")
+        return self.event in SYSTEM_EVENTS

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from scrm import db
-from scrm.models import Channel, Role
+from scrm.models import Channel, Direction, MessageLog, Role
 from scrm.outbox.enqueue import enqueue
 from scrm.services.customer_profile import push_text
 from tests.factories import make_dealer, make_follower
@@ -40,3 +40,22 @@ def test_push_text_reads_every_payload_form() -> None:
     assert push_text({"msgtype": "news", "news": {"articles": [{"title": "X"}, {"title": "Y"}]}}) == "X / Y"
     assert push_text({"template_id": "T", "data": {"a": {"value": "1"}, "b": {"value": "2"}}}) == "1\n2"
     assert push_text({"msgtype": "image", "image": {"media_id": "m"}}) == ""
+
+
+def test_wechats_reports_on_a_send_are_not_shown_as_the_followers_words(client: Any) -> None:
+    with client.application.app_context():
+        dealer = make_dealer()
+        c = make_customer(dealer, name="周九")
+        f = make_follower(dealer_id=dealer.id)
+        bind(c, f)
+        with db.transaction() as s:
+            for msg_type, event, content in (("text", "", "请问保养多少钱"),
+                                             ("event", "templatesendjobfinish", "success"),
+                                             ("event", "masssendjobfinish", "send success"),
+                                             ("event", "click", "MENU_BOOK")):
+                s.add(MessageLog(account_id=c.account_id, follower_id=f.id, direction=Direction.IN,
+                                 msg_type=msg_type, event=event, content=content))
+    signed_in(client, Role.DEALER_MANAGER, dealer=dealer)
+    page = text(client.get(f"/admin/customers/{c.id}"))
+    assert "请问保养多少钱" in page and "MENU_BOOK" in page   # what the follower said and tapped
+    assert "templatesendjobfinish" not in page and "masssendjobfinish" not in page and "send success" not in page
