@@ -246,3 +246,23 @@ def test_cli_import_summary_report_and_exit_codes(config: Path, tmp_path: Path) 
     empty.write_text("", encoding="utf-8")
     failed = runner.invoke(main, ["--config", str(config), "import", "customers", str(empty), "--dealer", "SH001"])
     assert failed.exit_code == 1 and "no header row" in failed.stderr
+
+
+def test_cli_import_with_a_config_that_does_not_name_the_account(app_ctx: Any, settings: Any,
+                                                                 settings_dict: dict[str, Any],
+                                                                 tmp_path: Path) -> None:
+    # A data-only node's config may list no official account: the report then speaks the default language.
+    dealer = make_dealer(code="SH009")
+    data = {**settings_dict, "app": {**settings_dict["app"], "default_language": "en"}, "accounts": {}}
+    config = tmp_path / "no-accounts.toml"
+    config.write_text(to_toml(data), encoding="utf-8")
+    path = write_csv(tmp_path / "cli.csv", GOOD + BAD)
+    try:
+        result = CliRunner().invoke(main, ["--config", str(config), "import", "customers", str(path), "--dealer",
+                                           "SH009", "--report", str(tmp_path / "rej.csv")], catch_exceptions=False)
+    finally:
+        runtime.init(settings)
+    assert result.exit_code == 0, result.output
+    assert "created:   4" in result.stdout and "rejected:  4" in result.stdout
+    assert read_report(tmp_path / "rej.csv")[0][:2] == ["Line number in the file", "Why the row was rejected"]
+    assert customer(dealer, external_id="C001").name == "张伟"

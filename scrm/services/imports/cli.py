@@ -11,9 +11,9 @@ from pathlib import Path
 
 import click
 
-from scrm import db
+from scrm import db, runtime
 from scrm.models import Account, ImportKind
-from scrm.services.accounts import settings_for, sync_accounts
+from scrm.services.accounts import sync_accounts
 from scrm.services.imports.jobs import reap_stale_imports
 from scrm.services.imports.readers import open_table
 from scrm.services.imports.run import find_dealer, import_customers, import_repair_orders, load_header_map
@@ -26,7 +26,9 @@ def run_import_cli(path: Path, *, dealer_code: str, account_slug: str | None, re
     reaped = reap_stale_imports()
     dealer = find_dealer(dealer_code, account_slug)
     account = db.session.get_one(Account, dealer.account_id)
-    language = settings_for(account.slug).language
+    configured = runtime.get().settings.account(account.slug)
+    # the report speaks the account's language; a config that does not name the account uses the default
+    language = configured.language if configured is not None else runtime.get().settings.app.default_language
     db.session.remove()
     extra = load_header_map(header_map) if header_map else None
     with open_table(path) as table:  # fails fast, before a job row is written, on an unreadable file
