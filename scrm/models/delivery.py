@@ -39,7 +39,8 @@ class Delivery(Base):
 
     __tablename__ = "deliveries"
     __table_args__ = (
-        sa.Index("ix_deliveries_due", "status", "next_try_at"),
+        # the claim's order (oldest due first, then id): read from the index, whatever the statistics say
+        sa.Index("ix_deliveries_due", "status", "next_try_at", "id"),
         # TEMPLATESENDJOBFINISH / MASSSENDJOBFINISH: only rows WeChat gave a msgid (none when written)
         sa.Index("ix_deliveries_wechat_msgid", "account_id", "wechat_msgid",
                  postgresql_where=sa.text("wechat_msgid <> ''"), sqlite_where=sa.text("wechat_msgid <> ''")),

@@ -2,9 +2,11 @@
 few threads, and the outcomes recorded in groups.
 
 With one send thread a row's outcome is recorded before the next call starts, as it always was. With
-more, each thread records what has piled up whenever no other thread is recording (group commit), so
-a batch costs a handful of transactions. A kill -9 leaves the batch's unrecorded rows `sending` (the
-reaper reports them unknown; they are never resent); of those, about one per thread may have reached WeChat.
+more, outcomes are recorded in groups (group commit): once `GROUP_ROWS` have piled up, or the oldest has
+waited `GROUP_WAIT_S`, the next sender that finds no other thread recording records them all, so a batch
+of a few hundred rows costs a handful of transactions (recording about 4 rows at a time cost a third of a
+worker's CPU). A kill -9 leaves the batch's unrecorded rows `sending` (the reaper reports them unknown; they
+are never resent); of those, up to `GROUP_ROWS` plus one per thread may have reached WeChat.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -27,24 +30,33 @@ from scrm.outbox.send import Ready, capped, check, load_contexts, needs_place, s
 log = logging.getLogger(__name__)
 _pool: tuple[int, int, ThreadPoolExecutor] | None = None   # (pid, threads, pool)
 _pool_lock = threading.Lock()
+GROUP_ROWS = 32      # outcomes recorded together by several send threads ...
+GROUP_WAIT_S = 0.25  # ... or fewer, once the oldest of them has waited this long
 
 
 class Sink:
     """Outcomes waiting to be recorded; a sender that finds the writer free records all of them."""
 
-    def __init__(self, worker: str) -> None:
+    def __init__(self, worker: str, group: int = 1, wait: float = GROUP_WAIT_S) -> None:
         self.worker = worker
+        self.group = group   # outcomes to pile up before they are recorded (1: each at once)
+        self.wait = wait
         self._pending: list[tuple[Claimed, Outcome]] = []
-        self._lock = threading.Lock()      # guards _pending
+        self._since = 0.0                  # when the oldest queued outcome came
+        self._lock = threading.Lock()      # guards _pending and _since
         self._writer = threading.Lock()    # one recording transaction at a time
 
     def add(self, row: Claimed, outcome: Outcome, *, write: bool = True) -> None:
-        """Queue one outcome; with `write`, record the queue now unless another thread is recording."""
+        """Queue one outcome; with `write`, record the queue if a group is due and no other thread is recording."""
+        now = time.monotonic()
         with self._lock:
+            if not self._pending:
+                self._since = now
             self._pending.append((row, outcome))
-        if write and self._writer.acquire(blocking=False):
+            due = len(self._pending) >= self.group or now - self._since >= self.wait
+        if write and due and self._writer.acquire(blocking=False):
             try:
-                self._drain()
+                self._drain(everything=False)
             except Exception:   # kept queued: flush() at the end of the batch tries again, and raises
                 log.exception("worker %s: recording outcomes failed; will retry at the end of the batch",
                               self.worker)
@@ -56,15 +68,17 @@ class Sink:
         with self._writer:
             self._drain()
 
-    def _drain(self) -> None:
+    def _drain(self, everything: bool = True) -> None:
         while True:
             with self._lock:
                 batch = list(self._pending)
-            if not batch:
+                due = len(batch) >= self.group or time.monotonic() - self._since >= self.wait
+            if not batch or not (everything or due):
                 return
             record_many(batch, self.worker)
             with self._lock:   # only the writer removes, and others only append: the head is `batch`
                 del self._pending[:len(batch)]
+                self._since = time.monotonic()   # what came meanwhile waits from now on
 
 
 def _executor(threads: int) -> ThreadPoolExecutor:
@@ -101,7 +115,7 @@ def handle(rows: list[Claimed], name: str, stop: threading.Event, lease: timedel
 
 
 def _handle(rows: list[Claimed], name: str, stop: threading.Event, lease: timedelta, threads: int) -> None:
-    sink = Sink(name)
+    sink = Sink(name, group=GROUP_ROWS if threads > 1 and len(rows) > 1 else 1)
     decided: set[int] = set()   # rows whose outcome is known before any call
     unsent: list[Claimed] = []
     failure: list[BaseException] = []

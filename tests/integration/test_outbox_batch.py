@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -192,3 +193,36 @@ def test_a_batch_costs_a_few_statements_not_fifteen_per_row(app_id: str) -> None
     # the claim, the contexts, the cap (lock, count, update) and the recording's locks. Before: ~15 per row.
     per_row = len(calls) / 20
     assert per_row < 4, (per_row, Counter(calls))
+
+
+def test_outcomes_from_several_threads_are_recorded_in_groups(app_id: str) -> None:
+    f = _follower(app_id)
+    ids = [_put(f, f"batch:group:{i}") for i in range(7)]
+    rows = claim(10, "w-group")
+    assert [r.id for r in rows] == ids
+
+    def statuses() -> list[DeliveryStatus]:
+        return [reload_delivery(i).status for i in ids]
+
+    sent = Outcome(DeliveryStatus.SENT, channel_used="custom", custom_sent=True)
+    sink = batch.Sink("w-group", group=3, wait=60)
+    sink.add(rows[0], sent)
+    sink.add(rows[1], sent)
+    assert statuses() == [DeliveryStatus.SENDING] * 7          # a group is not full yet: nothing written
+    sink.add(rows[2], sent)
+    assert statuses()[:3] == [DeliveryStatus.SENT] * 3 and statuses()[3:] == [DeliveryStatus.SENDING] * 4
+    sink.add(rows[3], sent)
+    assert statuses()[3] == DeliveryStatus.SENDING
+    sink.flush()                                                # the end of the batch writes the rest
+    assert statuses()[:4] == [DeliveryStatus.SENT] * 4
+
+    slow = batch.Sink("w-group", group=100, wait=0.2)          # a small group is written once it has waited
+    slow.add(rows[4], sent)
+    assert statuses()[4] == DeliveryStatus.SENDING
+    time.sleep(0.25)
+    slow.add(rows[5], sent)
+    assert statuses()[4:6] == [DeliveryStatus.SENT] * 2
+    single = batch.Sink("w-group")                             # one send thread: each outcome at once
+    single.add(rows[6], sent)
+    assert statuses()[6] == DeliveryStatus.SENT
+    assert _cs_sent(f.id) == 7
