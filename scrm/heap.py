@@ -3,7 +3,7 @@
 A bulk job (an import of a million rows) allocates millions of short-lived containers. Each time enough
 of them have lived through a batch, CPython runs a full collection, and a full collection walks every
 object of the process: the app, SQLAlchemy's mappers, the caches, a million or more objects that will
-never be garbage. Measured on a 300,000-row import: a third of the importing process's CPU. Freezing the
+never be garbage. Measured on a 300,000-row import: a quarter to a third of the importing process's CPU. Freezing the
 heap as it is when the job starts moves those objects out of the collector's sight, and full passes come
 ten times less often (each is then short: only what the job made since); what the job creates is still
 collected. The heap is unfrozen and the thresholds restored when the last such job of the process ends.
