@@ -26,9 +26,10 @@ def run_import_cli(path: Path, *, dealer_code: str, account_slug: str | None, re
     reaped = reap_stale_imports()
     dealer = find_dealer(dealer_code, account_slug)
     account = db.session.get_one(Account, dealer.account_id)
-    configured = runtime.get().settings.account(account.slug)
+    settings = runtime.get().settings
+    configured = settings.account(account.slug)
     # the report speaks the account's language; a config that does not name the account uses the default
-    language = configured.language if configured is not None else runtime.get().settings.app.default_language
+    language = configured.language if configured is not None else settings.app.default_language
     db.session.remove()
     extra = load_header_map(header_map) if header_map else None
     with open_table(path) as table:  # fails fast, before a job row is written, on an unreadable file
