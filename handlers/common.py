@@ -12,7 +12,7 @@ HELP_WORDS = ("帮助", "help", "?")
 router = Router("common")
 
 
-@router.on(text(*CANCEL_WORDS))
+@router.on(text(*CANCEL_WORDS), instant=True)
 def cancel(msg: Inbound, ctx: Context) -> Reply:
     """End whatever conversation is active."""
     had_conversation = bool(ctx.conv.state)
@@ -20,7 +20,7 @@ def cancel(msg: Inbound, ctx: Context) -> Reply:
     return ctx.render("common/cancelled.txt", had_conversation=had_conversation)
 
 
-@router.on(text(*HELP_WORDS))
+@router.on(text(*HELP_WORDS), instant=True)
 def show_help(msg: Inbound, ctx: Context) -> Reply:
     """What the account can do, with the menu's items as text commands."""
     from handlers.menu import typed_button_names

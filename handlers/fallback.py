@@ -9,7 +9,7 @@ from scrm.wechat.router import Context, Router, any_message, any_of, event
 router = Router("fallback")
 
 
-@router.on(any_of(any_message(), event("click")))
+@router.on(any_of(any_message(), event("click")), instant=True)
 def not_understood(msg: Inbound, ctx: Context) -> Reply:
     """Offer the menu and the help word."""
     return ctx.render("fallback/not_understood.txt", is_text=msg.msg_type == "text")

@@ -24,7 +24,7 @@ def _matches(msg: Inbound, ctx: Context) -> bool:
     return reply_id is not None
 
 
-@router.on(_matches)
+@router.on(_matches, instant=True)
 def auto_reply(msg: Inbound, ctx: Context) -> Reply:
     """Answer with the matched reply and count the hit."""
     row = keywords.use(ctx.extras["keyword_id"])

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 
 from handlers import common
+from scrm import inline
 from scrm.services import dealer_cards
 from scrm.textnorm import normalize
 from scrm.wechat.inbound import Inbound
@@ -21,18 +22,21 @@ from scrm.wechat.router import Context, Handler, Router
 logger = logging.getLogger(__name__)
 router = Router("menu")
 HANDLERS: dict[str, Handler] = {}
+INSTANT: set[str] = set()                      # keys whose handler answers from memory (see Router.on)
 _WORDS: dict[str, str] = {}                   # normalised typed word -> key
 _CLICK_EVENTS = ("click", "scancode_push", "scancode_waitmsg")
 _BUTTONS_TTL = 60.0
 _buttons_cache: dict[int, tuple[float, dict[str, str]]] = {}
 
 
-def menu_key(key: str, *words: str) -> Callable[[Handler], Handler]:
-    """Register the handler of a menu key and the words that reach it when typed."""
+def menu_key(key: str, *words: str, instant: bool = False) -> Callable[[Handler], Handler]:
+    """Register the handler of a menu key and the words that reach it when typed (`instant`: see Router.on)."""
     def register(fn: Handler) -> Handler:
         if key in HANDLERS:
             raise ValueError(f"menu key {key} registered twice")
         HANDLERS[key] = fn
+        if instant:
+            INSTANT.add(key)
         for w in words:
             _WORDS[normalize(w)] = key
         return fn
@@ -84,19 +88,22 @@ def _is_menu_key(msg: Inbound, ctx: Context) -> bool:
     return True
 
 
-@router.on(_is_menu_key)
+@router.on(_is_menu_key, instant=True)
 def run_menu_key(msg: Inbound, ctx: Context) -> Reply | None:
-    """Run the handler registered for the key."""
-    return HANDLERS[ctx.extras["menu_key"]](msg, ctx)
+    """Run the handler registered for the key (off the request's thread unless the key is instant)."""
+    key = ctx.extras["menu_key"]
+    if key not in INSTANT:
+        inline.check(f"menu key {key}")
+    return HANDLERS[key](msg, ctx)
 
 
-@menu_key("HELP")
+@menu_key("HELP", instant=True)
 def menu_help(msg: Inbound, ctx: Context) -> Reply | None:
     """The help text."""
     return common.show_help(msg, ctx)
 
 
-@menu_key("CONTACT_DEALER", "联系门店", "门店电话", "contact", "contact dealer")
+@menu_key("CONTACT_DEALER", "联系门店", "门店电话", "contact", "contact dealer", instant=True)
 def contact_dealer(msg: Inbound, ctx: Context) -> Reply:
     """The follower's dealer card, or the list of dealers when they have none."""
     dealer = dealer_cards.dealer_card(ctx.dealer_id)
@@ -105,7 +112,7 @@ def contact_dealer(msg: Inbound, ctx: Context) -> Reply:
     return ctx.render("dealer/list.txt", dealers=dealer_cards.active_dealers(ctx.account_id))
 
 
-@menu_key("MY_ACCOUNT", "我的账户", "我的", "account", "my account")
+@menu_key("MY_ACCOUNT", "我的账户", "我的", "account", "my account", instant=True)
 def my_account(msg: Inbound, ctx: Context) -> Reply:
     """A card linking to the follower's H5 account page."""
     return ctx.news(Article(title=ctx.text("menu/account_title.txt"),

@@ -53,10 +53,10 @@ def _register(app: Flask, settings: Settings) -> None:
     from scrm.h5 import bp as h5_bp
     from scrm.h5.track import bp as track_bp
     from scrm.health import bp as health_bp
-    from scrm.wechat.webhook import bp as webhook_bp
+    from scrm.wechat import webhook
 
     app.register_blueprint(health_bp)
-    app.register_blueprint(webhook_bp)
+    webhook.install(app)
     app.register_blueprint(h5_bp)
     app.register_blueprint(track_bp)
     init_admin(app)

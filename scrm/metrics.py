@@ -17,6 +17,9 @@ WEBHOOK_REQUESTS = Counter("scrm_webhook_requests_total", "Webhook requests by o
 WEBHOOK_SECONDS = Histogram("scrm_webhook_seconds", "Webhook handling time", ["account"],
                             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
 HANDLER_ERRORS = Counter("scrm_handler_errors_total", "Handler exceptions caught by the dispatcher", ["handler"])
+WEBHOOK_DISPATCHES = Counter("scrm_webhook_dispatches_total",
+                             "Hot-path dispatches by the thread they ran on: the request's own (no I/O needed) "
+                             "or the reply budget's", ["thread"])
 DEFERRED_REPLIES = Counter("scrm_deferred_replies_total", "Replies that missed the budget and went to the outbox")
 DELIVERIES = Counter("scrm_deliveries_total", "Outbox rows finished by status", ["channel", "status"])
 WRITE_BEHIND_LOST = Counter("scrm_write_behind_lost_total",

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import redis as redis_lib
 from sqlalchemy import orm as sa_orm
 
-from scrm import db
+from scrm import db, inline
 from scrm.config import Settings
 
 _fake_servers: dict[str, object] = {}
@@ -25,12 +23,21 @@ def make_redis(url: str) -> redis_lib.Redis:
                                     socket_connect_timeout=3, health_check_interval=30)
 
 
-@dataclass
 class Runtime:
     """What every role shares: settings, Redis, and the key prefix."""
 
-    settings: Settings
-    redis: redis_lib.Redis
+    def __init__(self, settings: Settings, redis: redis_lib.Redis) -> None:
+        self.settings, self._redis = settings, redis
+
+    @property
+    def redis(self) -> redis_lib.Redis:
+        """The Redis client (refused inside an inline attempt: see scrm.inline)."""
+        inline.check("redis")
+        return self._redis
+
+    @redis.setter
+    def redis(self, client: redis_lib.Redis) -> None:
+        self._redis = client
 
     def key(self, *parts: object) -> str:
         """A Redis key under the configured prefix: `scrm:<area>:...`."""

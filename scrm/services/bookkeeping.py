@@ -126,10 +126,11 @@ def _columns(rows: Sequence[dict[str, Any]], names: tuple[str, ...]) -> dict[str
     return {f"a_{c}": [r[c] for r in rows] for c in names}
 
 
-def _hit_update(hits: Counter[int]) -> Any:
-    values = sa.values(sa.column("id", sa.Integer), sa.column("n", sa.Integer), name="v").data(sorted(hits.items()))
-    return (sa.update(_KW).where(_KW.c.id == values.c.id).values(hits=_KW.c.hits + values.c.n)
-            .execution_options(synchronize_session=False))
+@functools.cache
+def _hit_update() -> Any:
+    """PostgreSQL: the keyword hits as two arrays (ids, counts): one statement text for any batch."""
+    v = db.unnest(_KW, ("id", "n"), {"n": sa.Integer()})
+    return sa.update(_KW).where(_KW.c.id == v.c.id).values(hits=_KW.c.hits + v.c.n)
 
 
 def write(entries: Sequence[Entry]) -> None:
@@ -153,7 +154,8 @@ def write(entries: Sequence[Entry]) -> None:
         elif logs:
             conn.execute(_INSERT_LOG, logs)
         if hits and dialect == "postgresql":
-            conn.execute(_hit_update(hits))
+            ordered = sorted(hits.items())
+            conn.execute(_hit_update(), {"a_id": [i for i, _ in ordered], "a_n": [n for _, n in ordered]})
         elif hits:   # SQLite cannot name a VALUES list's columns (`AS v (id, n)`): one UPDATE per reply
             conn.execute(sa.update(_KW).where(_KW.c.id == sa.bindparam("b_id"))
                          .values(hits=_KW.c.hits + sa.bindparam("b_n")),

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scrm import metrics
+from scrm import inline, metrics
 from scrm.config import AccountSettings, Settings
 from scrm.db import utcnow
 from scrm.security import mask_openid
@@ -54,19 +54,28 @@ class Dispatcher:
     def __init__(self, routers: Sequence[Router], first: Sequence[str] = ("common",)) -> None:
         self.routers = list(routers)
         self.first = tuple(first)
+        self._split()
+
+    def _split(self) -> None:
+        self._head = tuple(r for r in self.routers if r.name in self.first)
+        self._rest = tuple(r for r in self.routers if r.name not in self.first)
+        self._plain = self._head + self._rest
 
     def add(self, router: Router, index: int = 0) -> None:
         """Insert a router (features register theirs in handlers.ROUTERS; tests use this)."""
         self.routers.insert(index, router)
+        self._split()
 
     def remove(self, router: Router) -> None:
         """Take a router out again."""
         self.routers.remove(router)
+        self._split()
 
-    def ordered(self, ctx: Context) -> list[Router]:
+    def ordered(self, ctx: Context) -> Sequence[Router]:
         """The routers to ask for this push, in order."""
-        head = [r for r in self.routers if r.name in self.first]
-        rest = [r for r in self.routers if r.name not in self.first]
+        if not ctx.conv.state:
+            return self._plain
+        head, rest = list(self._head), list(self._rest)
         if ctx.conv.state:
             group = group_of(ctx.conv.state)
             owner = next((r for r in rest if r.states is not None and r.states.group == group), None)
@@ -86,6 +95,8 @@ class Dispatcher:
                 route = router.match(msg, ctx)
                 if route is not None:
                     name = route.name
+                    if not route.instant:
+                        inline.check(f"route {name}")
                     return Outcome(reply=route.handler(msg, ctx), handler=name)
         except Exception:
             logger.exception("handler %s failed on msg %s from %s", name or "(matching)", msg.dedupe_id,

@@ -3,7 +3,9 @@
 1. One Lua script (hotscripts.BEGIN): claim the push (`SET NX EX`), take the follower's lock
    (`SET NX PX`, random token; dropped again at once for a retry), read the conversation, the
    follower's cached profile and the content version tokens.
-2. Dispatch exactly as the slow path does (same routers, same `Context`), under the reply budget.
+2. Dispatch exactly as the slow path does (same routers, same `Context`): first on the request's
+   own thread, as long as it needs no I/O (scrm.inline: a keyword reply, help, a menu card from warm
+   caches), else from the start on the reply budget's thread.
 3. One Lua script (hotscripts.FINISH): remember the reply for retries, save the conversation if it
    changed, refill the profile if it was missing (compare-and-set), release the lock
    (compare-and-delete). Both run by EVALSHA, re-sent with EVAL after a Redis restart.
@@ -18,9 +20,11 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from scrm import inline
 from scrm.config import AccountSettings, Settings
 from scrm.db import utcnow
 from scrm.services import content_cache, follower_cache, followers, messages, writebehind
@@ -37,6 +41,8 @@ from scrm.wechat.router import Context
 logger = logging.getLogger(__name__)
 FAST_EVENTS = frozenset({"click", "scancode_push", "scancode_waitmsg"})
 _LOCK_MS = int(LOCK_TIMEOUT * 1000)
+_tokens = random.Random(os.urandom(32))
+os.register_at_fork(after_in_child=lambda: _tokens.seed(os.urandom(32)))  # each worker its own sequence
 
 
 def eligible(msg: Inbound) -> bool:
@@ -63,6 +69,7 @@ class Done:
     conv: Conversation | None = None
     profile: tuple[str, str] | None = None  # (value read, value to set) for the compare-and-set
     error: Exception | None = None
+    entry: Entry | None = None              # the bookkeeping, submitted once the dispatch is kept
 
 
 class FastPath:
@@ -73,12 +80,13 @@ class FastPath:
         self.account, self.settings = account, settings
         self.deduper, self.store, self.dispatcher = deduper, store, dispatcher
         self.redis = store.redis
-        self._begin = hotscripts.Script(self.redis, hotscripts.BEGIN)
-        self._finish = hotscripts.Script(self.redis, hotscripts.FINISH)
+        pinned = hotscripts.Pinned(self.redis)
+        self._begin = hotscripts.Script(self.redis, hotscripts.BEGIN, pinned)
+        self._finish = hotscripts.Script(self.redis, hotscripts.FINISH, pinned)
 
     def begin(self, account_id: int, msg: Inbound) -> Claim:
         """Round trip 1: claim, lock, conversation, profile, version tokens (one script)."""
-        token = os.urandom(16).hex()
+        token = f"{_tokens.getrandbits(128):032x}"  # unique, not secret: no system call per push
         vkeys = content_cache.push_version_keys(account_id)
         keys = [self.deduper.key(self.account.app_id, msg.dedupe_id), self.store.lock_key(msg.openid),
                 self.store.key(msg.openid), follower_cache.key(account_id, msg.openid), *vkeys]
@@ -88,13 +96,35 @@ class FastPath:
         versions = dict(zip(vkeys, tokens, strict=True))
         return Claim(bool(claimed), token if locked else None, conv_raw, profile_raw, versions)
 
+    def try_inline(self, account_id: int, msg: Inbound, claim: Claim) -> Done | None:
+        """The dispatch on this thread when it needs no I/O; None when it would (nothing of it is kept)."""
+        try:
+            with inline.attempt(), content_cache.snapshot(claim.versions):
+                done = self._work(account_id, msg, claim)
+        except inline.NeedsIO:
+            return None
+        except Exception as exc:
+            return Done(error=exc)
+        return self._submit(done)
+
     def work(self, account_id: int, msg: Inbound, claim: Claim) -> Done:
         """Dispatch under the claim (runs on the budget's worker thread); never raises."""
         try:
             with content_cache.snapshot(claim.versions):
-                return self._work(account_id, msg, claim)
+                done = self._work(account_id, msg, claim)
         except Exception as exc:
             return Done(error=exc)
+        return self._submit(done)
+
+    @staticmethod
+    def _submit(done: Done) -> Done:
+        """Hand the push's bookkeeping to the write-behind (outside any inline attempt: it may write now)."""
+        if done.entry is not None:
+            try:
+                writebehind.submit(done.entry)
+            except Exception as exc:
+                return Done(error=exc)
+        return done
 
     def _work(self, account_id: int, msg: Inbound, claim: Claim) -> Done:
         received_at = utcnow()
@@ -120,9 +150,9 @@ class FastPath:
         reply_type, reply_content = describe(outcome.reply) if outcome.reply is not None else ("", "")
         entry.logs = messages.log_rows(account_id=account_id, entry=log_entry(msg), received_at=received_at,
                                        reply_type=reply_type, reply_content=reply_content, handler=outcome.handler)
-        writebehind.submit(entry)
         return Done(outcome=Outcome(reply=outcome.reply, handler=outcome.handler, error=outcome.error,
-                                    follower_id=ref.id, dealer_id=ref.dealer_id), conv=conv, profile=profile)
+                                    follower_id=ref.id, dealer_id=ref.dealer_id), conv=conv, profile=profile,
+                    entry=entry)
 
     def finish(self, account_id: int, msg: Inbound, claim: Claim, done: Done, reply_body: str | None) -> None:
         """Round trip 2: remember the reply (unless None), save the conversation, refill the profile, unlock."""

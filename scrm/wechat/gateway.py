@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 MAX_BODY = 256 * 1024
 XML_TYPE = "application/xml; charset=utf-8"
 TEXT_TYPE = "text/plain; charset=utf-8"
+_INLINE = metrics.WEBHOOK_DISPATCHES.labels(thread="request")
+_BUDGETED = metrics.WEBHOOK_DISPATCHES.labels(thread="budget")
 
 
 @dataclass(frozen=True)
@@ -177,13 +179,18 @@ class Gateway:
             return self._retry(account, args, msg) or self._handle_slow(account, args, msg)
         if claim.token is None:
             return self._handle_slow(account, args, msg)
-        late = fp.on_late(account_id, msg, claim, self._deferrer(account, account_id, msg))
-        try:
-            done = runner.run(self.app, lambda: fp.work(account_id, msg, claim),
-                              self.settings.app.reply_budget_ms / 1000, late)
-        except Late:
-            self.deduper.remember(account.app_id, msg.dedupe_id, SUCCESS)
-            return self.reply_body(account, args, SUCCESS)
+        done = fp.try_inline(account_id, msg, claim)
+        if done is not None:
+            _INLINE.inc()
+        else:
+            _BUDGETED.inc()
+            late = fp.on_late(account_id, msg, claim, self._deferrer(account, account_id, msg))
+            try:
+                done = runner.run(self.app, lambda: fp.work(account_id, msg, claim),
+                                  self.settings.app.reply_budget_ms / 1000, late)
+            except Late:
+                self.deduper.remember(account.app_id, msg.dedupe_id, SUCCESS)
+                return self.reply_body(account, args, SUCCESS)
         if done.error is not None or done.outcome is None:
             fp.release(claim, msg, unclaim=True)
             raise done.error or RuntimeError("dispatch produced nothing")

@@ -1,14 +1,21 @@
 """The hot path's two Redis round trips as Lua scripts: one EVALSHA each instead of a pipeline.
 
 A script is atomic, so each step's commands see one consistent Redis; and one command costs
-redis-py a fraction of the Python time a pipeline of five spends packing and parsing.
+redis-py a fraction of the Python time a pipeline of five spends packing and parsing. Each request
+thread keeps a connection of its own for them (`Pinned`): taking one from the pool and giving it back
+cost more than the command (a lock, a poll of the socket, redis-py's pool metrics, a retry wrapper).
 """
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from typing import Any
 
 import redis as redis_lib
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 
 # KEYS: claim, lock, conversation, profile, version tokens...
 # ARGV: pending marker, claim TTL (s), lock token, lock TTL (ms)
@@ -56,11 +63,68 @@ return 1
 """
 
 
+class Pinned:
+    """Commands on a connection of the calling thread's own, made from the client's pool once and kept.
+
+    A connection idle for over `idle_check_s` is first checked for a close Redis sent meanwhile (a
+    server timeout, a restart): then it is replaced before the command goes out. Under load no check
+    runs. A command that could not be sent is sent once more on a new connection; one whose reply
+    failed is not (it may have run: the caller answers 503 and WeChat retries), and its connection is
+    dropped so that no later command reads a stale reply. The in-process stand-in (`memory://`) goes
+    through its client.
+    """
+
+    idle_check_s = 1.0
+
+    def __init__(self, redis: redis_lib.Redis) -> None:
+        self.redis = redis
+        self.enabled = not type(redis).__module__.startswith("fakeredis")
+        self._local = threading.local()
+
+    def execute(self, *args: Any) -> Any:
+        """Send one command and read its reply (decoded as the client's pool decodes)."""
+        if not self.enabled:
+            return self.redis.execute_command(*args)  # type: ignore[no-untyped-call]
+        conn = self._connection()
+        try:
+            conn.send_command(*args)
+        except (RedisConnectionError, OSError):
+            self._local.conn = None
+            conn = self._connection()
+            conn.send_command(*args)
+        try:
+            reply = conn.read_response()
+        except ResponseError:
+            raise  # an error reply: the connection is in step
+        except BaseException:
+            self._local.conn = None
+            conn.disconnect()
+            raise
+        self._local.used = time.monotonic()
+        return reply
+
+    def _connection(self) -> Any:
+        local = self._local
+        conn = getattr(local, "conn", None)
+        if conn is None or local.pid != os.getpid():  # none yet, or inherited across a fork
+            conn = local.conn = self.redis.connection_pool.make_connection()
+            local.pid, local.used = os.getpid(), time.monotonic()
+        elif time.monotonic() - local.used > self.idle_check_s:
+            try:
+                stale = conn.can_read()  # anything to read before we asked: a close (or junk)
+            except (RedisConnectionError, OSError):
+                stale = True
+            if stale:
+                conn.disconnect()
+        return conn
+
+
 class Script:
     """One Lua script run by EVALSHA, re-sent with EVAL when Redis forgot it (a restart or flush)."""
 
-    def __init__(self, redis: redis_lib.Redis, source: str) -> None:
+    def __init__(self, redis: redis_lib.Redis, source: str, pinned: Pinned | None = None) -> None:
         self.redis, self.source = redis, source
+        self.pinned = pinned or Pinned(redis)
         self.sha: str | None = None
 
     def __call__(self, keys: list[str], args: list[Any]) -> Any:
@@ -69,7 +133,7 @@ class Script:
         if sha is None:
             sha = self.sha = str(self.redis.script_load(self.source))
         try:
-            return self.redis.evalsha(sha, len(keys), *keys, *args)
+            return self.pinned.execute("EVALSHA", sha, len(keys), *keys, *args)
         except redis_lib.exceptions.NoScriptError:
             self.sha = None
             return self.redis.eval(self.source, len(keys), *keys, *args)

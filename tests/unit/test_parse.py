@@ -217,3 +217,60 @@ def test_envelope_encrypt_value() -> None:
 def test_malformed_bodies_raise_bad_message(body: bytes) -> None:
     with pytest.raises(BadMessage):
         parse("demo", body)
+
+
+def _xmltodict_shape(body: bytes) -> object:
+    """The dict xmltodict gives (entities off, text kept) without the layout whitespace: the reference."""
+    import xmltodict
+
+    def drop_layout(node: object) -> object:
+        if isinstance(node, list):
+            return [drop_layout(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        out = {k: drop_layout(v) for k, v in node.items()
+               if not (k == "#text" and isinstance(v, str) and not v.strip())}
+        return out or None
+
+    return drop_layout(xmltodict.parse(body, disable_entities=True, strip_whitespace=False))["xml"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("body", [
+    msg("<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[ 前后有空格 ]]></Content><MsgId>1</MsgId>"),
+    msg("<MsgType>text</MsgType><Content>   </Content><Empty></Empty><Self/>"),
+    msg("<MsgType>event</MsgType>\n  <Event>subscribe_msg_popup_event</Event>\n  <SubscribeMsgPopupEvent>\n"
+        "    <List><TemplateId>a</TemplateId><SubscribeStatusString>accept</SubscribeStatusString></List>\n"
+        "    <List><TemplateId>b</TemplateId><SubscribeStatusString>reject</SubscribeStatusString></List>\n"
+        "    <List><TemplateId>c</TemplateId></List>\n  </SubscribeMsgPopupEvent>\n"),
+    msg("<MsgType>event</MsgType><SendPicsInfo><Count>1</Count><PicList><item><PicMd5Sum>x</PicMd5Sum></item>"
+        "</PicList></SendPicsInfo>"),
+    msg('<MsgType kind="x">text</MsgType><Note a="1" b="2"/><Mixed>head<B>bold</B>tail</Mixed>'
+        "<Escaped>&lt;b&gt; &amp; &#20320;</Escaped>"),
+])
+def test_the_parsed_shape_is_xmltodicts(body: str) -> None:
+    from scrm.wechat.parse import parse_xml
+
+    assert parse_xml(body.encode()) == _xmltodict_shape(body.encode())
+
+
+def test_nesting_deeper_than_any_push_is_refused() -> None:
+    from scrm.wechat.parse import parse_xml
+
+    with pytest.raises(BadMessage):
+        parse_xml(("<xml><a>" + "<b>" * 40 + "x" + "</b>" * 40 + "</a></xml>").encode())
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_another_encoding_cannot_smuggle_a_doctype_past_the_check(encoding: str) -> None:
+    from scrm.wechat.parse import parse_xml
+
+    body = '<!DOCTYPE xml [<!ENTITY a "aaaa">]><xml><FromUserName>&a;</FromUserName></xml>'
+    with pytest.raises(BadMessage):
+        parse_xml(body.encode(encoding))
+
+
+def test_the_declared_encoding_is_ignored_the_body_is_read_as_utf8() -> None:
+    from scrm.wechat.parse import parse_xml
+
+    body = '<?xml version="1.0" encoding="ISO-8859-1"?><xml><Content>你好</Content></xml>'.encode()
+    assert parse_xml(body) == {"Content": "你好"}
