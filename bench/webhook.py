@@ -240,7 +240,8 @@ api_base_url = "http://127.0.0.1:9/sandbox/wx"
 ''')
     env = dict(os.environ, SCRM_CONFIG=str(cfg))
     return subprocess.Popen([sys.executable, "-m", "scrm.cli", "web", "--host", "127.0.0.1", "--port", str(port),
-                             "--workers", str(workers)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                             "--workers", str(workers), "--threads", str(threads)], env=env, cwd=ROOT,
+                            stdout=subprocess.DEVNULL,
                             stderr=open(workdir / "ours.log", "wb"), start_new_session=True)
 
 

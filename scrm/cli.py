@@ -57,14 +57,17 @@ def demo(host: str, port: int, database: str, reset: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes.")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64),
+              help="Threads per worker (gthread).")
 @click.option("--dev", is_flag=True, help="Use Flask's development server instead of gunicorn.")
 @click.pass_context
-def web(ctx: click.Context, host: str, port: int, workers: int, dev: bool) -> None:
+def web(ctx: click.Context, host: str, port: int, workers: int, threads: int, dev: bool) -> None:
     """Serve the webhook, admin and H5 pages (gunicorn when available)."""
     from scrm.serve import serve_web
 
     settings = _settings(ctx)
-    serve_web(settings, config_path=ctx.obj.get("config"), host=host, port=port, workers=workers, dev=dev)
+    serve_web(settings, config_path=ctx.obj.get("config"), host=host, port=port, workers=workers, dev=dev,
+              threads=threads)
 
 
 @main.command()

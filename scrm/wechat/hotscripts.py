@@ -13,6 +13,7 @@ import threading
 import time
 from typing import Any
 
+import hiredis
 import redis as redis_lib
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
@@ -63,6 +64,17 @@ return 1
 """
 
 
+_forks = 0  # bumped in a forked child: a connection made before the fork is not this process's to use
+
+
+def _forked() -> None:
+    global _forks
+    _forks += 1
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
 class Pinned:
     """Commands on a connection of the calling thread's own, made from the client's pool once and kept.
 
@@ -86,12 +98,13 @@ class Pinned:
         if not self.enabled:
             return self.redis.execute_command(*args)  # type: ignore[no-untyped-call]
         conn = self._connection()
+        packed = [hiredis.pack_command(args)]  # what redis-py's packer ends in, without its per-argument pass
         try:
-            conn.send_command(*args)
+            conn.send_packed_command(packed)
         except (RedisConnectionError, OSError):
             self._local.conn = None
             conn = self._connection()
-            conn.send_command(*args)
+            conn.send_packed_command(packed)
         try:
             reply = conn.read_response()
         except ResponseError:
@@ -106,9 +119,9 @@ class Pinned:
     def _connection(self) -> Any:
         local = self._local
         conn = getattr(local, "conn", None)
-        if conn is None or local.pid != os.getpid():  # none yet, or inherited across a fork
+        if conn is None or local.forks != _forks:  # none yet, or inherited across a fork
             conn = local.conn = self.redis.connection_pool.make_connection()
-            local.pid, local.used = os.getpid(), time.monotonic()
+            local.forks, local.used = _forks, time.monotonic()
         elif time.monotonic() - local.used > self.idle_check_s:
             try:
                 stale = conn.can_read()  # anything to read before we asked: a close (or junk)

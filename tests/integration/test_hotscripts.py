@@ -97,3 +97,25 @@ def test_a_script_redis_forgot_is_sent_again(redis: Any, key: str) -> None:
     redis.script_flush()
     assert script([key, key], ["b"]) == ["b", "2", "2"]
     assert script([key, key], ["c"]) == ["c", "3", "3"]
+
+
+def test_a_forked_child_does_not_use_the_connection_it_inherited(redis: Any, key: str) -> None:
+    import os
+
+    pinned = Pinned(redis)
+    if not pinned.enabled:
+        pytest.skip("the in-process Redis stand-in has no connections to inherit")
+    mine = pinned.execute("CLIENT", "ID")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child, as a gunicorn worker forked from its master
+        try:
+            os.write(write, str(pinned.execute("CLIENT", "ID")).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    theirs = os.read(read, 32).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert theirs and int(theirs) != mine
+    assert pinned.execute("CLIENT", "ID") == mine  # the parent's own is untouched

@@ -168,3 +168,75 @@ def test_a_failing_filter_is_caught_too() -> None:
 def test_group_names_cannot_contain_colons(group: str) -> None:
     with pytest.raises(ValueError):
         type("Bad", (StateGroup,), {}, group=group)
+
+
+# ---- gates: a route is skipped for a push only when one of its filters could never pass it ----
+
+_TYPES = ("text", "image", "voice", "video", "shortvideo", "location", "link", "event", "miniprogrampage")
+_EVENTS = ("", "click", "subscribe", "unsubscribe", "scan", "view", "location", "scancode_push",
+           "templatesendjobfinish")
+_STATES = ("", "quiz:ask", "quiz:answer", "other:step")
+_GATED = {
+    "text": text("帮助", "Help"), "msg_type": msg_type("text", "location"), "any_message": any_message(),
+    "event": event("SUBSCRIBE", "scan"), "click": click("K1"), "click_any": click(),
+    "in_state": in_state(Quiz.ask), "in_group": in_group(Quiz), "no_state": no_state(),
+    "any_of": any_of(text("预约"), click("BOOK")),
+}
+
+
+def _pushes() -> list[Inbound]:
+    out = []
+    for t in _TYPES:
+        for e in _EVENTS if t == "event" else ("",):
+            for content in ("帮助", "ＨＥＬＰ ", "预约", "别的"):
+                for key in ("", "K1", "BOOK"):
+                    out.append(Inbound(account_slug="demo", openid="o1", to_user="gh", create_time=1, msg_type=t,
+                                       event=e, content=content if t == "text" else "", key=key))
+    return out
+
+
+@pytest.mark.parametrize("name", list(_GATED))
+def test_a_filter_passes_only_pushes_its_gate_admits(name: str) -> None:
+    accepts = _GATED[name]
+    gate = accepts.gate  # type: ignore[attr-defined]
+    passed = 0
+    for msg in _pushes():
+        for state in _STATES:
+            if accepts(msg, ctx(state)):
+                passed += 1
+                assert gate(msg.msg_type, msg.event, state), (name, msg.msg_type, msg.event, state)
+    assert passed  # the grid reaches every filter at least once
+
+
+def test_filters_that_cannot_be_gated_are_always_asked() -> None:
+    assert not hasattr(negate(text("x")), "gate")
+    assert not hasattr(any_of(text("x"), lambda m, c: True), "gate")
+
+
+def test_a_router_skips_routes_a_push_cannot_reach_and_still_finds_the_first_match() -> None:
+    asked: list[str] = []
+    r = Router("gated")
+
+    def counting(label: str) -> Any:
+        def accepts(m: Inbound, c: Context) -> bool:
+            asked.append(label)
+            return True
+        return accepts
+
+    @r.on(event("subscribe"), counting("subscribe"))
+    def on_subscribe(m: Inbound, c: Context) -> TextReply:
+        return TextReply("s")
+
+    @r.on(in_state(Quiz.ask), counting("quiz"))
+    def on_quiz(m: Inbound, c: Context) -> TextReply:
+        return TextReply("q")
+
+    @r.on(counting("any"))
+    def on_any(m: Inbound, c: Context) -> TextReply:
+        return TextReply("a")
+
+    msg = Inbound(account_slug="demo", openid="o1", to_user="gh", create_time=1, msg_type="text", content="hi")
+    assert r.match(msg, ctx()).name == "gated.on_any"  # type: ignore[union-attr]
+    assert asked == ["any"]
+    assert r.match(msg, ctx("quiz:ask")).name == "gated.on_quiz"  # type: ignore[union-attr]
+    assert asked == ["any", "quiz"]
