@@ -296,8 +296,8 @@ _ELEMENTS: dict[str, Any] = {
 }
 
 
-class _LiteralArray(sa.types.UserDefinedType[Any]):
-    """An array parameter of ints, booleans, text or aware times, sent as the text of its literal.
+class _LiteralArray(_ArrayText):
+    """An array parameter of ints, booleans, text or aware times given as a list, sent as its literal's text.
 
     psycopg adapts a list element by element in Python (its ListDumper took 7 % of a web worker's CPU
     writing the webhook's bookkeeping); the literal is built here in one pass. The element types are the
@@ -305,14 +305,7 @@ class _LiteralArray(sa.types.UserDefinedType[Any]):
     or too large fails, as a direct insert would, and is never cut.
     """
 
-    cache_ok = True
-    render_bind_cast = True
-
-    def __init__(self, item: str) -> None:
-        self.item = item
-
-    def get_col_spec(self, **kw: Any) -> str:
-        return f"{self.item}[]"
+    cache_ok = True  # SQLAlchemy asks each class for its own
 
     def bind_processor(self, dialect: Any) -> Any:
         elements = _ELEMENTS[self.item]
