@@ -75,17 +75,13 @@ class Dispatcher:
         """The routers to ask for this push, in order."""
         if not ctx.conv.state:
             return self._plain
-        head, rest = list(self._head), list(self._rest)
-        if ctx.conv.state:
-            group = group_of(ctx.conv.state)
-            owner = next((r for r in rest if r.states is not None and r.states.group == group), None)
-            if owner is None:
-                logger.warning("dropping conversation in unknown state %r", ctx.conv.state)
-                ctx.conv.clear()
-            else:
-                rest.remove(owner)
-                head.append(owner)
-        return head + rest
+        group = group_of(ctx.conv.state)
+        owner = next((r for r in self._rest if r.states is not None and r.states.group == group), None)
+        if owner is None:
+            logger.warning("dropping conversation in unknown state %r", ctx.conv.state)
+            ctx.conv.clear()
+            return self._plain
+        return (*self._head, owner, *(r for r in self._rest if r is not owner))
 
     def dispatch(self, msg: Inbound, ctx: Context) -> Outcome:
         """Run the first matching handler; any unexpected exception becomes an apology."""
