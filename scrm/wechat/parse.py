@@ -49,7 +49,10 @@ def _value(element: ET.Element, depth: int = 0) -> Any:
         tag = child.tag
         if tag in out:  # a repeated child: a list (a value is never a list otherwise)
             have = out[tag]
-            out[tag] = [*have, value] if type(have) is list else [have, value]
+            if type(have) is list:
+                have.append(value)  # in place: a body of many repeats stays linear
+            else:
+                out[tag] = [have, value]
         else:
             out[tag] = value
         text.append(child.tail or "")

@@ -274,3 +274,10 @@ def test_the_declared_encoding_is_ignored_the_body_is_read_as_utf8() -> None:
 
     body = '<?xml version="1.0" encoding="ISO-8859-1"?><xml><Content>你好</Content></xml>'.encode()
     assert parse_xml(body) == {"Content": "你好"}
+
+
+def test_a_body_of_many_repeated_children_keeps_them_all_in_order() -> None:
+    from scrm.wechat.parse import parse_xml
+
+    body = ("<xml>" + "".join(f"<a>{i}</a>" for i in range(20000)) + "</xml>").encode()  # under the 256 KiB cap
+    assert parse_xml(body)["a"] == [str(i) for i in range(20000)]
