@@ -119,3 +119,27 @@ def test_a_forked_child_does_not_use_the_connection_it_inherited(redis: Any, key
     os.waitpid(pid, 0)
     assert theirs and int(theirs) != mine
     assert pinned.execute("CLIENT", "ID") == mine  # the parent's own is untouched
+
+
+def test_the_socket_blocks_with_the_timeout_in_the_kernel_and_a_silent_redis_is_an_error(redis: Any) -> None:
+    import socket
+    import struct
+
+    import redis as redis_lib
+
+    settings = runtime.get().settings
+    if settings.redis.url.startswith("memory://"):
+        pytest.skip("the in-process Redis stand-in has no sockets")
+    client = redis_lib.Redis.from_url(settings.redis.url, socket_timeout=0.2, decode_responses=True)
+    pinned = Pinned(client)
+    assert pinned.execute("PING") == "PONG"
+    sock = pinned._local.conn._sock
+    assert sock.gettimeout() is None  # no poll() before each send and receive
+    seconds, micros = struct.unpack("ll", sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16))
+    assert (seconds, micros) == (0, 200000)
+    redis.execute_command("CLIENT", "PAUSE", 700, "ALL")
+    with pytest.raises(RedisConnectionError):
+        pinned.execute("PING")  # the kernel gave up after 0.2 s: the connection is dropped, not left out of step
+    time.sleep(0.8)
+    assert pinned.execute("ECHO", "again") == "again"
+    client.close()
