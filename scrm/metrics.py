@@ -20,6 +20,11 @@ HANDLER_ERRORS = Counter("scrm_handler_errors_total", "Handler exceptions caught
 WEBHOOK_DISPATCHES = Counter("scrm_webhook_dispatches_total",
                              "Hot-path dispatches by the thread they ran on: the request's own (no I/O needed) "
                              "or the reply budget's", ["thread"])
+WEBHOOK_ONE_TRIP_MISSED = Counter("scrm_webhook_one_trip_missed_total",
+                                  "Hot-path pushes that took two Redis round trips instead of one, by why: a "
+                                  "follower this process had not seen, a dispatch needing I/O or changing state, a "
+                                  "retry, a busy follower, or Redis holding other than this process last saw",
+                                  ["reason"])
 DEFERRED_REPLIES = Counter("scrm_deferred_replies_total", "Replies that missed the budget and went to the outbox")
 DELIVERIES = Counter("scrm_deliveries_total", "Outbox rows finished by status", ["channel", "status"])
 WRITE_BEHIND_LOST = Counter("scrm_write_behind_lost_total",

@@ -11,6 +11,9 @@
    (compare-and-delete). Both run by EVALSHA, re-sent with EVAL after a Redis restart.
 4. The bookkeeping (touch, message log, keyword hits) goes to the write-behind.
 
+Once this process has seen the follower, a push answered from memory skips the separate first trip:
+it is dispatched on what the last trip showed and committed by one checking script (onetrip.py).
+
 A profile miss (a follower we have not cached) costs one synchronous upsert, the old `touch`.
 A busy follower (lock taken) or a retry falls back to the gateway's ordinary path. Follows,
 unfollows, scans, location reports and job reports never come here: they stay synchronous.
@@ -30,12 +33,12 @@ from scrm.db import utcnow
 from scrm.services import content_cache, follower_cache, followers, messages, writebehind
 from scrm.services.bookkeeping import Entry
 from scrm.services.followers import FollowerRef
-from scrm.wechat import hotscripts
+from scrm.wechat import hotscripts, onetrip
 from scrm.wechat.conversation import LOCK_TIMEOUT, Conversation, RedisConversationStore
 from scrm.wechat.dedupe import PENDING, Deduper
 from scrm.wechat.dispatcher import Dispatcher, Outcome, log_entry
 from scrm.wechat.inbound import Inbound
-from scrm.wechat.replies import describe
+from scrm.wechat.replies import SUCCESS, describe, to_xml
 from scrm.wechat.router import Context
 
 logger = logging.getLogger(__name__)
@@ -83,6 +86,55 @@ class FastPath:
         pinned = hotscripts.Pinned(self.redis)
         self._begin = hotscripts.Script(self.redis, hotscripts.BEGIN, pinned)
         self._finish = hotscripts.Script(self.redis, hotscripts.FINISH, pinned)
+        self._commit = hotscripts.Script(self.redis, onetrip.COMMIT, pinned)
+        self.hints = onetrip.Hints()
+
+    def one_trip(self, account_id: int, msg: Inbound) -> tuple[str | None, bool]:
+        """(The reply XML of a push dispatched on the hints and kept by one COMMIT, or None to take two trips;
+        whether the dispatch needed I/O, so that the two trips need not try it inline again).
+
+        Raises when the kept push's bookkeeping cannot be handed over (its claim is released first).
+        """
+        seen = self.hints.follower(msg.openid)
+        if seen is not None and seen.in_conversation:
+            onetrip.missed("conversation")
+            return None, False
+        vkeys = content_cache.push_version_keys(account_id)
+        tokens = self.hints.tokens(vkeys) if seen is not None else None
+        if seen is None or tokens is None:
+            onetrip.missed("unseen")
+            return None, False
+        claim = Claim(True, None, None, seen.profile_raw, tokens)
+        try:
+            with inline.attempt(), content_cache.snapshot(dict(tokens)):
+                done = self._work(account_id, msg, claim)
+        except inline.NeedsIO:
+            onetrip.missed("needs_io")
+            return None, True
+        except Exception:  # the two trips run it again and deal with the error there
+            onetrip.missed("error")
+            return None, False
+        outcome, conv = done.outcome, done.conv
+        if outcome is None or done.profile is not None or (conv is not None and conv.changed):
+            onetrip.missed("changes")
+            return None, False
+        xml = SUCCESS if outcome.reply is None else to_xml(outcome.reply, to_user=msg.openid, from_user=msg.to_user,
+                                                          answering_message=msg.is_message)
+        keys = [self.deduper.key(self.account.app_id, msg.dedupe_id), self.store.lock_key(msg.openid),
+                self.store.key(msg.openid), follower_cache.key(account_id, msg.openid), *vkeys]
+        status, *found = self._commit(keys, [xml, self.deduper.ttl, seen.profile_raw,
+                                                  *(token or "" for token in tokens.values())])
+        if status == onetrip.KEPT:
+            done = self._submit(done)
+            if done.error is not None:
+                self.release(claim, msg, unclaim=True)
+                raise done.error
+            return xml, False
+        if status == onetrip.CONFLICT:
+            conv_raw, profile_raw, *now = found
+            self.hints.saw(msg.openid, profile_raw, conv_raw, dict(zip(vkeys, now, strict=True)))
+        onetrip.missed({onetrip.RETRY: "retry", onetrip.BUSY: "busy"}.get(status, "conflict"))
+        return None, False
 
     def begin(self, account_id: int, msg: Inbound) -> Claim:
         """Round trip 1: claim, lock, conversation, profile, version tokens (one script)."""
@@ -94,6 +146,7 @@ class FastPath:
         claimed, locked, conv_raw, profile_raw, *tokens = self._begin(
             keys, [PENDING, self.deduper.ttl, token, _LOCK_MS])
         versions = dict(zip(vkeys, tokens, strict=True))
+        self.hints.saw(msg.openid, profile_raw, conv_raw, versions)
         return Claim(bool(claimed), token if locked else None, conv_raw, profile_raw, versions)
 
     def try_inline(self, account_id: int, msg: Inbound, claim: Claim) -> Done | None:
@@ -167,6 +220,8 @@ class FastPath:
                       conv_op, conv_json, self.store.ttl_ms,
                       "" if done.profile is None else "cas", read, fill, follower_cache.TTL_SECONDS,
                       claim.token or ""])
+        conv_now = claim.conv_raw if not conv_op else conv_json if conv_op == "set" else None
+        self.hints.saw(msg.openid, fill if done.profile is not None else claim.profile_raw, conv_now)
 
     def release(self, claim: Claim, msg: Inbound, *, unclaim: bool = False) -> None:
         """Give up: release the lock, and the claim too when the push must run again on a retry."""

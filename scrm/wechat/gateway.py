@@ -174,12 +174,16 @@ class Gateway:
         """The hot path (fastpath.py); a retry or a busy follower takes the ordinary way."""
         account_id = accounts.account_id(account.slug)
         fp = self.fast(account)
+        xml, needs_io = fp.one_trip(account_id, msg)
+        if xml is not None:
+            _INLINE.inc()
+            return self.reply_body(account, args, xml)
         claim = fp.begin(account_id, msg)
         if not claim.claimed:
             return self._retry(account, args, msg) or self._handle_slow(account, args, msg)
         if claim.token is None:
             return self._handle_slow(account, args, msg)
-        done = fp.try_inline(account_id, msg, claim)
+        done = None if needs_io else fp.try_inline(account_id, msg, claim)
         if done is not None:
             _INLINE.inc()
         else:
