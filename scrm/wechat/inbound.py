@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
@@ -56,6 +56,22 @@ class Inbound:
     menu_id: str = ""
     raw: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), repr=False)
 
+    @classmethod
+    def build(cls, **values: Any) -> Inbound:
+        """The same Inbound as `Inbound(**values)`, made without the 35 checked assignments of a frozen
+        dataclass's __init__ (a sixth of parsing a push); an unknown name is still a TypeError."""
+        unknown = values.keys() - _FIELDS
+        if unknown:
+            raise TypeError(f"Inbound has no field {sorted(unknown)[0]!r}")
+        missing = _REQUIRED - values.keys()
+        if missing:
+            raise TypeError(f"Inbound needs {sorted(missing)[0]!r}")
+        obj = object.__new__(cls)
+        state = obj.__dict__
+        state.update(_DEFAULTS)
+        state.update(values)
+        return obj
+
     @property
     def is_message(self) -> bool:
         """True for ordinary messages (text, image, ...), False for events."""
@@ -100,3 +116,10 @@ class Inbound:
     def is_system_event(self) -> bool:
         """Job reports sent by WeChat itself, not by the follower (no touch, no lock, no conversation)."""
         return self.event in SYSTEM_EVENTS
+
+
+_FIELDS = frozenset(f.name for f in fields(Inbound))
+_REQUIRED = frozenset(f.name for f in fields(Inbound) if f.default is MISSING and f.default_factory is MISSING)
+# The defaults, made once: the empty mappings are read-only views, so one can serve every push.
+_DEFAULTS = {f.name: f.default if f.default is not MISSING else f.default_factory()  # type: ignore[operator]
+             for f in fields(Inbound) if f.name not in _REQUIRED}

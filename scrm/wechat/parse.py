@@ -171,6 +171,24 @@ def _counts(data: Mapping[str, Any]) -> Mapping[str, int]:
     return MappingProxyType({short: _int(data, tag) or 0 for tag, short in names.items() if tag in data})
 
 
+# Optional single values: XML name -> (Inbound field, reader). Only the names a push carries are read
+# (a text message has two of them), the rest keep the dataclass's defaults, which are what the readers
+# give for an absent name.
+_OPTIONAL: dict[str, tuple[str, Any]] = {
+    **{name: (attr, _text) for name, attr in (
+        ("Ticket", "ticket"), ("Content", "content"), ("MediaId", "media_id"), ("PicUrl", "pic_url"),
+        ("Format", "format"), ("Recognition", "recognition"), ("ThumbMediaId", "thumb_media_id"),
+        ("Label", "label"), ("Title", "title"), ("Description", "description"), ("Url", "url"),
+        ("Status", "status"), ("MenuId", "menu_id"))},
+    **{name: (attr, _float) for name, attr in (
+        ("Location_X", "location_x"), ("Location_Y", "location_y"), ("Latitude", "latitude"),
+        ("Longitude", "longitude"), ("Precision", "precision"))},
+    "Scale": ("scale", _int),
+}
+_SUBSCRIBE_MSG_EVENTS = frozenset({"subscribe_msg_popup_event", "subscribe_msg_change_event",
+                                   "subscribe_msg_sent_event"})
+
+
 def to_inbound(account_slug: str, data: Mapping[str, Any]) -> Inbound:
     """Build the Inbound for one parsed push."""
     openid = _text(data, "FromUserName", required=True).strip()
@@ -187,26 +205,26 @@ def to_inbound(account_slug: str, data: Mapping[str, Any]) -> Inbound:
         key = scene = key[len("qrscene_"):]
     elif event == "scan":
         scene = key
-    scan = _dict(data, "ScanCodeInfo")
-    location = _dict(data, "SendLocationInfo")
-    return Inbound(
+    fields: dict[str, Any] = {}
+    for name in data:
+        spec = _OPTIONAL.get(name)
+        if spec is not None:
+            fields[spec[0]] = spec[1](data, name)
+    if "ScanCodeInfo" in data:
+        scan = _dict(data, "ScanCodeInfo")
+        fields["scan_type"], fields["scan_result"] = _text(scan, "ScanType"), _text(scan, "ScanResult")
+    if "SendPicsInfo" in data:
+        fields["pics"] = _pics(data)
+    if "SendLocationInfo" in data:
+        fields["send_location"] = _flat(_dict(data, "SendLocationInfo"), "SendLocationInfo")
+    if event == "masssendjobfinish":
+        fields["counts"] = _counts(data)
+    if event in _SUBSCRIBE_MSG_EVENTS:
+        fields["subscribe_msgs"] = _subscribe_msgs(data, event)
+    return Inbound.build(
         account_slug=account_slug, openid=openid, to_user=_text(data, "ToUserName"), create_time=create_time,
-        msg_type=msg_type, event=event, key=key, scene=scene, ticket=_text(data, "Ticket"),
-        content=_text(data, "Content"),
-        msg_id=_digits(data, "MsgId") or _digits(data, "MsgID"),
-        media_id=_text(data, "MediaId"), pic_url=_text(data, "PicUrl"), format=_text(data, "Format"),
-        recognition=_text(data, "Recognition"), thumb_media_id=_text(data, "ThumbMediaId"),
-        location_x=_float(data, "Location_X"), location_y=_float(data, "Location_Y"),
-        scale=_int(data, "Scale"), label=_text(data, "Label"),
-        title=_text(data, "Title"), description=_text(data, "Description"), url=_text(data, "Url"),
-        latitude=_float(data, "Latitude"), longitude=_float(data, "Longitude"),
-        precision=_float(data, "Precision"),
-        scan_type=_text(scan, "ScanType"), scan_result=_text(scan, "ScanResult"),
-        pics=_pics(data), send_location=_flat(location, "SendLocationInfo"),
-        status=_text(data, "Status"), counts=_counts(data) if event == "masssendjobfinish" else MappingProxyType({}),
-        subscribe_msgs=_subscribe_msgs(data, event), menu_id=_text(data, "MenuId"),
-        raw=MappingProxyType(dict(data)),
-    )
+        msg_type=msg_type, event=event, key=key, scene=scene,
+        msg_id=_digits(data, "MsgId") or _digits(data, "MsgID"), raw=MappingProxyType(dict(data)), **fields)
 
 
 def parse(account_slug: str, body: bytes | str) -> Inbound:

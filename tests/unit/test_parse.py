@@ -281,3 +281,21 @@ def test_a_body_of_many_repeated_children_keeps_them_all_in_order() -> None:
 
     body = ("<xml>" + "".join(f"<a>{i}</a>" for i in range(20000)) + "</xml>").encode()  # under the 256 KiB cap
     assert parse_xml(body)["a"] == [str(i) for i in range(20000)]
+
+
+def test_build_makes_the_same_inbound_as_the_constructor_and_keeps_it_frozen() -> None:
+    import dataclasses
+
+    from scrm.wechat.inbound import Inbound
+
+    values = {"account_slug": "demo", "openid": "oBuild", "to_user": "gh", "create_time": 1, "msg_type": "event",
+              "event": "location", "latitude": 31.2, "pics": ("a",)}
+    built = Inbound.build(**values)
+    assert built == Inbound(**values)  # type: ignore[arg-type]
+    assert built.counts == {} and built.raw == {} and built.send_location == {}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.content = "x"  # type: ignore[misc]
+    with pytest.raises(TypeError, match="no field 'nope'"):
+        Inbound.build(**values, nope=1)
+    with pytest.raises(TypeError, match="needs 'openid'"):
+        Inbound.build(**{k: v for k, v in values.items() if k != "openid"})
