@@ -273,18 +273,31 @@ def _quoted(items: list[Any]) -> str:
                     for v in items)
 
 
+_TIME_TEXT: dict[datetime, str] = {}  # recent times as elements: a push's arrival time fills several columns
+
+
+def _time_text(v: datetime) -> str:
+    if v.tzinfo is UTC:  # what utcnow() gives: no conversion
+        return '"' + v.isoformat() + '"'
+    if v.tzinfo is None:
+        raise ValueError("naive datetime given; use scrm.db.utcnow()")
+    return '"' + v.astimezone(UTC).isoformat() + '"'
+
+
 def _times(items: list[Any]) -> str:
     """Aware datetimes (None as NULL) as an array literal's elements, in UTC."""
+    memo = _TIME_TEXT
+    if len(memo) > 8192:
+        memo.clear()
     out = []
     for v in items:
         if v is None:
             out.append("NULL")
-        elif v.tzinfo is UTC:  # what utcnow() gives: no conversion
-            out.append('"' + v.isoformat() + '"')
-        elif v.tzinfo is None:
-            raise ValueError("naive datetime given; use scrm.db.utcnow()")
-        else:
-            out.append('"' + v.astimezone(UTC).isoformat() + '"')
+            continue
+        text = memo.get(v)  # equal aware times are the same instant, whatever their zone: the same text
+        if text is None:
+            text = memo[v] = _time_text(v)
+        out.append(text)
     return ",".join(out)
 
 

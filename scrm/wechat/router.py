@@ -83,6 +83,7 @@ class Router:
         self.states = states
         self.routes: list[Route] = []
         self._candidates: dict[tuple[str, str, str], tuple[Route, ...]] = {}
+        self._by_word: dict[tuple[str, str, str], tuple[tuple[Route, ...], dict[str, tuple[Route, ...]]]] = {}
 
     def on(self, *filters: Filter, instant: bool = False) -> Callable[[Handler], Handler]:
         """Register a handler; earlier registrations win.
@@ -95,15 +96,21 @@ class Router:
         def register(fn: Handler) -> Handler:
             self.routes.append(Route(f"{self.name}.{getattr(fn, '__name__', 'handler')}", filters, fn, instant))
             self._candidates.clear()
+            self._by_word.clear()
             return fn
         return register
 
     def match(self, msg: Inbound, ctx: Context) -> Route | None:
         """The first route whose filters all accept the push."""
         shape = (msg.msg_type, msg.event, ctx.conv.state)
-        routes = self._candidates.get(shape)
-        if routes is None:
-            routes = self._candidates_for(shape)
+        if shape[0] == "text":
+            indexed = self._by_word.get(shape)
+            if indexed is None:
+                indexed = self._index_words(shape)
+            routes = indexed[1].get(normalize(msg.content), indexed[0])
+        else:
+            cached = self._candidates.get(shape)
+            routes = cached if cached is not None else self._candidates_for(shape)
         # Plain loops: the generators of next() over all() were most of matching's time in a profile.
         for route in routes:
             for accepts in route.filters:
@@ -120,6 +127,33 @@ class Router:
         if len(self._candidates) < MAX_SHAPES:  # types and events come signed from WeChat, states from code
             self._candidates[shape] = routes
         return routes
+
+    def _index_words(self, shape: tuple[str, str, str]) -> tuple[tuple[Route, ...], dict[str, tuple[Route, ...]]]:
+        """A text push's candidates: those any text may reach, and per word those that word may reach too.
+
+        A route with a `text(...)` filter can only pass the words it names, so a text push is asked only
+        of the routes open to any text and of those naming its (normalised) words, in their order.
+        """
+        routes = self._candidates.get(shape) or self._candidates_for(shape)
+        restricted = {route: _route_words(route) for route in routes}
+        generic = tuple(r for r in routes if restricted[r] is None)
+        words = {w for ws in restricted.values() if ws is not None for w in ws}
+        by_word = {w: tuple(r for r in routes if restricted[r] is None or w in restricted[r])  # type: ignore[operator]
+                   for w in words}
+        indexed = (generic, by_word)
+        if len(self._by_word) < MAX_SHAPES:
+            self._by_word[shape] = indexed
+        return indexed
+
+
+def _route_words(route: Route) -> frozenset[str] | None:
+    """The normalised words a route can pass (every filter naming words must accept), None for any."""
+    words: frozenset[str] | None = None
+    for f in route.filters:
+        named: frozenset[str] | None = getattr(f, "words", None)
+        if named is not None:
+            words = named if words is None else words & named
+    return words
 
 
 # ---- filters -----------------------------------------------------------------------------------
@@ -138,7 +172,9 @@ def _gated(accepts: Filter, gate: Gate) -> Filter:
 def text(*words: str) -> Filter:
     """A text message equal to one of `words` (trimmed, case-insensitive, full-width folded)."""
     wanted = frozenset(normalize(w) for w in words)
-    return _gated(lambda m, c: m.msg_type == "text" and normalize(m.content) in wanted, _is_text)
+    accepts = _gated(lambda m, c: m.msg_type == "text" and normalize(m.content) in wanted, _is_text)
+    accepts.words = wanted  # type: ignore[attr-defined]  # what Router indexes text pushes by
+    return accepts
 
 
 def _is_text(t: str, e: str, s: str) -> bool:
@@ -198,6 +234,9 @@ def negate(f: Filter) -> Filter:
 def any_of(*filters: Filter) -> Filter:
     """At least one of `filters` (gated when every one of them is)."""
     accepts: Filter = lambda m, c: any(f(m, c) for f in filters)  # noqa: E731
+    named: list[frozenset[str]] = [w for w in (getattr(f, "words", None) for f in filters) if w is not None]
+    if filters and len(named) == len(filters):  # every branch names its words: so does the whole
+        accepts.words = frozenset().union(*named)  # type: ignore[attr-defined]
     gates: list[Gate] = [g for g in (getattr(f, "gate", None) for f in filters) if g is not None]
     if len(gates) == len(filters):
         return _gated(accepts, lambda t, e, s: any(g(t, e, s) for g in gates))

@@ -240,3 +240,40 @@ def test_a_router_skips_routes_a_push_cannot_reach_and_still_finds_the_first_mat
     assert asked == ["any"]
     assert r.match(msg, ctx("quiz:ask")).name == "gated.on_quiz"  # type: ignore[union-attr]
     assert asked == ["any", "quiz"]
+
+
+def _first_by_scan(r: Router, msg: Inbound, c: Context) -> str | None:
+    """The first route whose filters all pass, asking every route: what the indexes must reproduce."""
+    return next((route.name for route in r.routes if all(f(msg, c) for f in route.filters)), None)
+
+
+def test_a_text_push_is_asked_only_of_routes_its_words_can_reach_and_finds_the_same_first_match() -> None:
+    r = Router("words")
+    asked: list[str] = []
+
+    def seen(label: str) -> Any:
+        def accepts(m: Inbound, c: Context) -> bool:
+            asked.append(label)
+            return True
+        return accepts
+
+    def reply(m: Inbound, c: Context) -> TextReply:
+        return TextReply("x")
+
+    r.on(text("帮助", "Help"), seen("help"))(reply)
+    r.on(text("预约"), in_state(Quiz.ask), seen("book-in-quiz"))(reply)
+    r.on(any_of(text("甲"), text("乙")), seen("either"))(reply)
+    r.on(text("甲"), text("乙"), seen("never"))(reply)  # both words at once: no text passes
+    r.on(negate(text("预约")), seen("not-book"))(reply)
+    r.on(any_of(text("丙"), click("K")), seen("mixed"))(reply)
+    r.on(seen("any"))(reply)
+    for content in ("帮助", "ＨＥＬＰ ", "预约", "甲", "乙", "丙", "别的", ""):
+        for state in _STATES:
+            c, msg = ctx(state), text_in(content)
+            expected = _first_by_scan(r, msg, c)
+            asked.clear()
+            found = r.match(msg, c)
+            assert (found.name if found else None) == expected, (content, state)
+            assert "never" not in asked
+            if content in ("别的", ""):  # no route naming words was asked
+                assert asked == ["not-book"], (content, state, asked)
