@@ -47,9 +47,8 @@ return {1}
 """
 KEPT, RETRY, BUSY, CONFLICT = 1, 0, 2, 3
 MAX_FOLLOWERS = 20_000
-_MISSED = {reason: metrics.WEBHOOK_ONE_TRIP_MISSED.labels(reason=reason)
-           for reason in ("unseen", "conversation", "needs_io", "error", "changes", "retry", "busy",
-                                                                     "conflict")}
+REASONS = ("unseen", "conversation", "needs_io", "error", "changes", "retry", "busy", "conflict")
+_MISSED = {reason: metrics.WEBHOOK_ONE_TRIP_MISSED.labels(reason=reason) for reason in REASONS}
 
 
 def missed(reason: str) -> None:

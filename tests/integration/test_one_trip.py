@@ -55,18 +55,29 @@ def warm(client: Any, settings: Any) -> str:
     """A follower this process has seen, with the keyword set loaded."""
     make_keyword("保养价格", "小保养 599 元起")
     say(client, settings, "保养价格")  # the profile and keywords from the database (two trips)
-    say(client, settings, "保养价格")  # cached now; this trip records the hints
+    say(client, settings, "保养价格")  # cached now; the trips record the hints
     return OPENID
 
 
-def test_a_warm_push_is_one_script_and_keeps_its_effects(client: Any, settings: Any, warm: str) -> None:
-    before, unseen = redis_calls(), missed("unseen")
+def one_push_delta(client: Any, settings: Any) -> dict[str, int]:
+    """The commands Redis ran for one warm push."""
+    before = redis_calls()
     assert say(client, settings, "保养价格") == "小保养 599 元起"
     after = redis_calls()
-    delta = {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
+    return {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
+
+
+def test_a_warm_push_is_one_script_and_keeps_its_effects(client: Any, settings: Any, warm: str) -> None:
+    if settings.redis.url.startswith("memory://"):
+        pytest.skip("the in-process Redis stand-in keeps no command statistics (INFO commandstats)")
     # One script, and inside it: claim and lock looked at, conversation, profile and two tokens read,
     # the reply stored as the claim (commandstats counts a script's commands too).
-    assert delta == {"cmdstat_evalsha": 1, "cmdstat_exists": 2, "cmdstat_get": 4, "cmdstat_set": 1}
+    one_trip = {"cmdstat_evalsha": 1, "cmdstat_exists": 2, "cmdstat_get": 4, "cmdstat_set": 1}
+    first = one_push_delta(client, settings)
+    # The first COMMIT after a SCRIPT FLUSH (another test makes one) loads the script first: once.
+    assert first == one_trip or first == {**one_trip, "cmdstat_script|load": 1}
+    unseen = missed("unseen")
+    assert one_push_delta(client, settings) == one_trip
     assert missed("unseen") == unseen
     assert [row.content for row in logs("in")][-1] == "保养价格"  # the bookkeeping still happened
 
