@@ -135,7 +135,7 @@ class Router:
         of the routes open to any text and of those naming its (normalised) words, in their order.
         """
         routes = self._candidates.get(shape) or self._candidates_for(shape)
-        restricted = {route: _route_words(route) for route in routes}
+        restricted = {route: _route_words(route, shape) for route in routes}
         generic = tuple(r for r in routes if restricted[r] is None)
         words = {w for ws in restricted.values() if ws is not None for w in ws}
         by_word = {w: tuple(r for r in routes if restricted[r] is None or w in restricted[r])  # type: ignore[operator]
@@ -146,14 +146,26 @@ class Router:
         return indexed
 
 
-def _route_words(route: Route) -> frozenset[str] | None:
+def _route_words(route: Route, shape: tuple[str, str, str]) -> frozenset[str] | None:
     """The normalised words a route can pass (every filter naming words must accept), None for any."""
     words: frozenset[str] | None = None
     for f in route.filters:
-        named: frozenset[str] | None = getattr(f, "words", None)
+        named = _filter_words(f, shape)
         if named is not None:
             words = named if words is None else words & named
     return words
+
+
+def _filter_words(f: Filter, shape: tuple[str, str, str]) -> frozenset[str] | None:
+    """The words `f` can pass for a push of this shape, None for any (any_of: the branches it can reach)."""
+    branches: tuple[Filter, ...] | None = getattr(f, "branches", None)
+    if branches is None:
+        return getattr(f, "words", None)
+    reachable = [b for b in branches if getattr(b, "gate", None) is None or b.gate(*shape)]  # type: ignore[attr-defined]
+    named = [_filter_words(b, shape) for b in reachable]
+    if any(w is None for w in named):
+        return None
+    return frozenset().union(*named)  # type: ignore[arg-type]
 
 
 # ---- filters -----------------------------------------------------------------------------------
@@ -234,9 +246,7 @@ def negate(f: Filter) -> Filter:
 def any_of(*filters: Filter) -> Filter:
     """At least one of `filters` (gated when every one of them is)."""
     accepts: Filter = lambda m, c: any(f(m, c) for f in filters)  # noqa: E731
-    named: list[frozenset[str]] = [w for w in (getattr(f, "words", None) for f in filters) if w is not None]
-    if filters and len(named) == len(filters):  # every branch names its words: so does the whole
-        accepts.words = frozenset().union(*named)  # type: ignore[attr-defined]
+    accepts.branches = filters  # type: ignore[attr-defined]  # Router reads the words they name
     gates: list[Gate] = [g for g in (getattr(f, "gate", None) for f in filters) if g is not None]
     if len(gates) == len(filters):
         return _gated(accepts, lambda t, e, s: any(g(t, e, s) for g in gates))
