@@ -21,7 +21,7 @@ from scrm.services.accounts import account_id
 from scrm.wechat.conversation import Conversation, State, StateGroup
 from scrm.wechat.gateway import gateway_for
 from scrm.wechat.inbound import Inbound
-from scrm.wechat.onetrip import Hints
+from scrm.wechat.onetrip import REASONS, Hints
 from scrm.wechat.replies import TextReply
 from scrm.wechat.router import Context, Router, in_state
 from tests import wechat_xml as wx
@@ -138,6 +138,33 @@ def test_a_busy_follower_writes_nothing_in_one_trip(app: Any, client: Any, setti
             rt.redis.delete(lock)
         assert missed("busy") == busy + 1
         assert rt.redis.get(gw.deduper.key(account.app_id, msg.dedupe_id)) is None  # not claimed
+
+
+def test_a_push_kept_in_one_trip_whose_bookkeeping_fails_is_503_and_its_retry_runs(
+        app: Any, client: Any, settings: Any, warm: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlalchemy as sa
+
+    from scrm.services import bookkeeping
+
+    account = settings.accounts["demo"]
+    msg_id = wx.next_msg_id()
+    xml = wx.text_msg(OPENID, "保养价格", msg_id=msg_id)
+    real_write = bookkeeping.write
+
+    def database_down(*args: Any, **kwargs: Any) -> None:
+        raise sa.exc.OperationalError("INSERT", {}, Exception("connection refused"))
+
+    logged = len(logs("in"))
+    misses = {reason: missed(reason) for reason in REASONS}
+    monkeypatch.setattr(bookkeeping, "write", database_down)  # the write-behind is synchronous in tests
+    assert wx.post(client, "demo", xml, account)[0] == 503
+    assert {reason: missed(reason) for reason in REASONS} == misses  # kept by COMMIT, then failed
+    with app.app_context():
+        assert runtime.get().redis.get(gateway_for(app).deduper.key(account.app_id, str(msg_id))) is None
+    monkeypatch.setattr(bookkeeping, "write", real_write)
+    status, body = wx.post(client, "demo", xml, account)  # WeChat's retry
+    assert status == 200 and wx.reply_fields(body)["Content"] == "小保养 599 元起"
+    assert len(logs("in")) == logged + 1
 
 
 def test_hints_are_bounded_and_never_assume_a_stale_profile() -> None:
