@@ -38,7 +38,7 @@ from scrm.wechat.conversation import LOCK_TIMEOUT, Conversation, RedisConversati
 from scrm.wechat.dedupe import PENDING, Deduper
 from scrm.wechat.dispatcher import Dispatcher, Outcome, log_entry
 from scrm.wechat.inbound import Inbound
-from scrm.wechat.replies import SUCCESS, describe, to_xml
+from scrm.wechat.replies import answer_xml, describe
 from scrm.wechat.router import Context
 
 logger = logging.getLogger(__name__)
@@ -118,11 +118,8 @@ class FastPath:
         if outcome is None or done.profile is not None or (conv is not None and conv.changed):
             onetrip.missed("changes")
             return None, False
-        xml = SUCCESS if outcome.reply is None else to_xml(outcome.reply, to_user=msg.openid, from_user=msg.to_user,
-                                                          answering_message=msg.is_message)
-        keys = [self.deduper.key(self.account.app_id, msg.dedupe_id), self.store.lock_key(msg.openid),
-                self.store.key(msg.openid), follower_cache.key(account_id, msg.openid), *vkeys]
-        status, *found = self._commit(keys, [xml, self.deduper.ttl, seen.profile_raw,
+        xml = answer_xml(outcome.reply, msg)
+        status, *found = self._commit(self._keys(account_id, msg, vkeys), [xml, self.deduper.ttl, seen.profile_raw,
                                                   *(token or "" for token in tokens.values())])
         if status == onetrip.KEPT:
             done = self._submit(done)
@@ -140,14 +137,18 @@ class FastPath:
         """Round trip 1: claim, lock, conversation, profile, version tokens (one script)."""
         token = f"{_tokens.getrandbits(128):032x}"  # unique, not secret: no system call per push
         vkeys = content_cache.push_version_keys(account_id)
-        keys = [self.deduper.key(self.account.app_id, msg.dedupe_id), self.store.lock_key(msg.openid),
-                self.store.key(msg.openid), follower_cache.key(account_id, msg.openid), *vkeys]
+        keys = self._keys(account_id, msg, vkeys)
         # A retry (claim taken) gets no lock: the script drops the one it took, the first arrival's business.
         claimed, locked, conv_raw, profile_raw, *tokens = self._begin(
             keys, [PENDING, self.deduper.ttl, token, _LOCK_MS])
         versions = dict(zip(vkeys, tokens, strict=True))
         self.hints.saw(msg.openid, profile_raw, conv_raw, versions)
         return Claim(bool(claimed), token if locked else None, conv_raw, profile_raw, versions)
+
+    def _keys(self, account_id: int, msg: Inbound, vkeys: list[str]) -> list[str]:
+        """BEGIN's and COMMIT's keys: claim, lock, conversation, profile, version tokens."""
+        return [self.deduper.key(self.account.app_id, msg.dedupe_id), self.store.lock_key(msg.openid),
+                self.store.key(msg.openid), follower_cache.key(account_id, msg.openid), *vkeys]
 
     def try_inline(self, account_id: int, msg: Inbound, claim: Claim) -> Done | None:
         """The dispatch on this thread when it needs no I/O; None when it would (nothing of it is kept)."""

@@ -34,7 +34,7 @@ from scrm.wechat.dedupe import Deduper
 from scrm.wechat.dispatcher import Dispatcher, Outcome, process
 from scrm.wechat.fastpath import FastPath
 from scrm.wechat.inbound import Inbound
-from scrm.wechat.replies import SUCCESS, to_custom_payload, to_xml
+from scrm.wechat.replies import SUCCESS, answer_xml, to_custom_payload
 
 logger = logging.getLogger(__name__)
 MAX_BODY = 256 * 1024
@@ -198,9 +198,7 @@ class Gateway:
         if done.error is not None or done.outcome is None:
             fp.release(claim, msg, unclaim=True)
             raise done.error or RuntimeError("dispatch produced nothing")
-        reply = done.outcome.reply
-        xml = SUCCESS if reply is None else to_xml(reply, to_user=msg.openid, from_user=msg.to_user,
-                                                  answering_message=msg.is_message)
+        xml = answer_xml(done.outcome.reply, msg)
         fp.finish(account_id, msg, claim, done, reply_body=xml)
         return self.reply_body(account, args, xml)
 
@@ -228,9 +226,7 @@ class Gateway:
                                  self._deferrer(account, account_id, msg))
         except Late:
             return SUCCESS
-        if outcome.reply is None:
-            return SUCCESS
-        return to_xml(outcome.reply, to_user=msg.openid, from_user=msg.to_user, answering_message=msg.is_message)
+        return answer_xml(outcome.reply, msg)
 
 
 def gateway_for(app: Flask) -> Gateway:

@@ -23,7 +23,7 @@ import itertools
 from dataclasses import dataclass
 
 from scrm import metrics
-from scrm.services.follower_cache import STALE_PREFIX
+from scrm.services import follower_cache
 
 # KEYS: claim, lock, conversation, profile, version tokens...
 # ARGV: reply body, claim TTL (s), profile assumed, version tokens assumed ('' = absent)...
@@ -96,7 +96,7 @@ class Hints:
             self._tokens.update(tokens)
         followers = self._followers
         followers.pop(openid, None)  # re-inserted last: the dict's order is the order of last sight
-        if not profile_raw or profile_raw.startswith(STALE_PREFIX):
+        if profile_raw is None or follower_cache.decode(profile_raw) is None:  # absent, stale, unreadable
             return
         if len(followers) >= self.limit:
             for old in list(itertools.islice(followers, max(1, self.limit // 4))):

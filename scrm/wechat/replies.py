@@ -9,7 +9,10 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scrm.wechat.inbound import Inbound
 
 SUCCESS = "success"
 TEXT_LIMIT_BYTES = 2048
@@ -86,6 +89,13 @@ def to_xml(reply: Reply, *, to_user: str, from_user: str, answering_message: boo
     )
     return head + (f"<MsgType><![CDATA[news]]></MsgType><ArticleCount>{len(items)}</ArticleCount>"
                    f"<Articles>{body}</Articles></xml>")
+
+
+def answer_xml(reply: Reply | None, msg: Inbound) -> str:
+    """The passive-reply body answering push `msg`: the reply's XML, or `success` when there is none."""
+    if reply is None:
+        return SUCCESS
+    return to_xml(reply, to_user=msg.openid, from_user=msg.to_user, answering_message=msg.is_message)
 
 
 def to_custom_payload(reply: Reply) -> dict[str, Any]:
