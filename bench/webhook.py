@@ -6,7 +6,12 @@ safe (AES) mode. Our app runs on PostgreSQL and Redis, as in production. A third
 is the bare echo app plus the Redis work DESIGN.md asks of every push (dedupe claim, follower lock,
 conversation read, reply store, unlock) in two pipelines: the floor that design sets.
 
-    python bench/webhook.py --size 20000 --duration 10 --connections 32 --workers 2
+After a warm-up the apps take turns for `--rounds` rounds (in alternating order), each turn
+`--duration` seconds with messages no earlier turn sent; each figure is the median over the rounds,
+and each round's throughput ratio compares runs seconds apart, so a change in the machine's speed
+during the benchmark moves the ratio less than it moves the figures.
+
+    python bench/webhook.py --size 40000 --duration 10 --rounds 3 --connections 32 --workers 2
 
 Ends with one JSON line of figures.
 """
@@ -20,6 +25,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -322,8 +328,10 @@ def check_reply(base: str, reqs: list[tuple[str, str]], expect: str, safe: bool)
 def main() -> None:
     """Run both apps in both modes and print the figures."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size", type=int, default=8000, help="distinct messages per scenario (ours must not run out)")
-    ap.add_argument("--duration", type=int, default=5, help="seconds of load per scenario")
+    ap.add_argument("--size", type=int, default=20000,
+                    help="distinct messages per round (ours must not run out; at most 60,000: wrk's Lua)")
+    ap.add_argument("--duration", type=int, default=5, help="seconds of load per app and round")
+    ap.add_argument("--rounds", type=int, default=3, help="turns each app takes per mode (figures: their median)")
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
@@ -335,15 +343,18 @@ def main() -> None:
     dbname = f"scrm_bench_{uuid.uuid4().hex[:8]}"
     procs: list[subprocess.Popen[bytes]] = []
     figures: dict[str, Any] = {"connections": args.connections, "workers": args.workers, "threads": args.threads,
-                               "duration_s": args.duration, "size": args.size}
+                               "duration_s": args.duration, "rounds": args.rounds, "size": args.size}
     try:
         log("preparing PostgreSQL database and requests")
         db_url = prepare_database(dbname)
         run_tag = int(time.time()) % 100000
-        scenarios = {}
-        for mode in ("plain", "safe"):
-            reqs = build_requests(args.size, mode == "safe", args.openids, run_tag + (mode == "safe"))
-            scenarios[mode] = (reqs, write_lua(reqs, workdir, mode))
+        # One request file per (mode, round), each with its own MsgIds: round 0 is the warm-up.
+        scripts: dict[str, list[tuple[list[tuple[str, str]], Path]]] = {}
+        for m, mode in enumerate(("plain", "safe")):
+            scripts[mode] = []
+            for r in range(args.rounds + 1):
+                reqs = build_requests(args.size, mode == "safe", args.openids, (run_tag * 2 + m) * 100 + r)
+                scripts[mode].append((reqs, write_lua(reqs, workdir, f"{mode}{r}")))
         port_ours, port_bare, port_bare_redis = _free_port(), _free_port(), _free_port()
         ours = start_ours(workdir, db_url, port_ours, args.workers, args.threads)
         bare = start_bare(workdir, port_bare, args.workers, args.threads, APP_ID + "x")
@@ -354,24 +365,26 @@ def main() -> None:
         wait_up(f"http://127.0.0.1:{port_bare_redis}/", bare_redis)
         apps = (("ours", port_ours, ANSWER), ("bare", port_bare, "echo: " + KEYWORD),
                 ("bareredis", port_bare_redis, "echo: " + KEYWORD))
-        for mode, (reqs, script) in scenarios.items():
+        for mode, files in scripts.items():
+            warm_reqs, warm_script = files[0]
             for name, port, expect in apps:
                 base = f"http://127.0.0.1:{port}"
-                check_reply(base, reqs, expect, mode == "safe")
+                check_reply(base, warm_reqs, expect, mode == "safe")
                 log(f"{mode}/{name}: warm-up")
-                warm = run_wrk(base, script, args.connections, 2)
-                log(f"{mode}/{name}: {args.duration}s at {args.connections} connections")
-                start = int(warm["requests"]) + 1000
-                res = run_wrk(base, script, args.connections, args.duration, start=start)
-                if name == "ours" and start + res["requests"] > args.size:
-                    log(f"note: {mode}/{name} needed {int(start + res['requests'])} messages but --size is "
-                        f"{args.size}: the excess were repeats (dedupe path); raise --size")
-                log(f"{mode}/{name}: {res['rps']:.0f} req/s, p50 {res['p50_ms']:.1f} ms, p99 {res['p99_ms']:.1f} ms")
-                for key, value in res.items():
-                    figures[f"{mode}_{name}_{key}"] = round(value, 2)
-            figures[f"{mode}_throughput_ratio"] = round(figures[f"{mode}_ours_rps"] / figures[f"{mode}_bare_rps"], 3)
-            figures[f"{mode}_bareredis_ratio"] = round(
-                figures[f"{mode}_bareredis_rps"] / figures[f"{mode}_bare_rps"], 3)
+                run_wrk(base, warm_script, args.connections, 2)
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name, _, _ in apps}
+            for r, (_, script) in enumerate(files[1:], start=1):
+                # The apps take turns, in alternating order, so a change in the machine's speed during
+                # the run falls on all of them alike; each round's ratio compares neighbouring runs.
+                for name, port, _ in (apps if r % 2 else apps[::-1]):
+                    res = run_wrk(f"http://127.0.0.1:{port}", script, args.connections, args.duration)
+                    if name == "ours" and res["requests"] > args.size:
+                        log(f"note: {mode}/{name} sent {int(res['requests'])} messages but --size is {args.size}: "
+                            f"the excess were repeats (dedupe path); raise --size")
+                    log(f"{mode}/{name} round {r}: {res['rps']:.0f} req/s, p50 {res['p50_ms']:.1f} ms, "
+                        f"p99 {res['p99_ms']:.1f} ms")
+                    runs[name].append(res)
+            figures.update(summarize(mode, runs))
         rss = worker_rss_mb(ours.pid)
         figures["ours_worker_rss_mb_max"] = round(max(rss), 1) if rss else None
         figures["bare_worker_rss_mb_max"] = round(max(worker_rss_mb(bare.pid) or [0]), 1)
@@ -382,6 +395,23 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
         _clear_redis()
     print(json.dumps(figures))
+
+
+def summarize(mode: str, runs: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
+    """Per app the median over rounds of each figure, the ratios per round and their median."""
+    out: dict[str, Any] = {}
+    for name, results in runs.items():
+        for key in results[0]:
+            values = [res[key] for res in results]
+            out[f"{mode}_{name}_{key}"] = round(statistics.median(values), 2)
+            if key in ("rps", "p99_ms"):
+                out[f"{mode}_{name}_{key}_rounds"] = [round(v, 2) for v in values]
+    for other, label in (("bare", "throughput_ratio"), ("bareredis", "bareredis_ratio")):
+        top = runs["ours"] if other == "bare" else runs["bareredis"]
+        ratios = [a["rps"] / b["rps"] for a, b in zip(top, runs["bare"], strict=True)]
+        out[f"{mode}_{label}"] = round(statistics.median(ratios), 3)
+        out[f"{mode}_{label}_rounds"] = [round(v, 3) for v in ratios]
+    return out
 
 
 def _free_port() -> int:

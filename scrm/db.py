@@ -267,10 +267,27 @@ def _array(items: list[Any]) -> Any:
     return sa.bindparam(None, literal, type_=_TEXTS)
 
 
-def _quoted(items: list[Any]) -> str:
-    """Text items (None as NULL) as an array literal's elements."""
+def _quoted_each(items: list[Any]) -> str:
     return ",".join("NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
                     for v in items)
+
+
+def _quoted(items: list[Any]) -> str:
+    """Text items (None as NULL) as an array literal's elements.
+
+    Escaped in one pass over the joined text (a NUL between items, SOH standing for a NULL) rather than item
+    by item: a batch's columns are mostly short repeated text, where the per-item work dominated. Text
+    holding NUL (PostgreSQL stores none) or SOH takes the item-by-item way.
+    """
+    nulls = items.count(None)
+    try:
+        body = "\x00".join(["\x01" if v is None else v for v in items] if nulls else items)
+    except TypeError:
+        return _quoted_each(items)  # not all text: fails there as it always has
+    if body.count("\x00") != len(items) - 1 or body.count("\x01") != nulls:
+        return _quoted_each(items)
+    text = '"' + body.replace("\\", "\\\\").replace('"', '\\"').replace("\x00", '","') + '"'
+    return text.replace('"\x01"', "NULL") if nulls else text
 
 
 _TIME_TEXT: dict[datetime, str] = {}  # recent times as elements: a push's arrival time fills several columns
@@ -301,9 +318,24 @@ def _times(items: list[Any]) -> str:
     return ",".join(out)
 
 
+def _bigints(items: list[Any]) -> str:
+    """Integers (None as NULL) as an array literal's elements; a list of ints alone in one C-level pass."""
+    try:
+        return ",".join(map(int.__repr__, items))
+    except TypeError:  # a None, or an integer given as another type
+        return ",".join("NULL" if v is None else int.__repr__(int(v)) for v in items)
+
+
+def _booleans(items: list[Any]) -> str:
+    """Truth values (None as NULL) as an array literal's elements."""
+    if None not in items:
+        return ",".join(["t" if v else "f" for v in items])
+    return ",".join("NULL" if v is None else ("t" if v else "f") for v in items)
+
+
 _ELEMENTS: dict[str, Any] = {
-    "BIGINT": lambda items: ",".join("NULL" if v is None else int.__repr__(int(v)) for v in items),
-    "BOOLEAN": lambda items: ",".join("NULL" if v is None else ("t" if v else "f") for v in items),
+    "BIGINT": _bigints,
+    "BOOLEAN": _booleans,
     "VARCHAR": _quoted,
     "TIMESTAMP WITH TIME ZONE": _times,
 }

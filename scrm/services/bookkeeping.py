@@ -148,11 +148,14 @@ def write(entries: Sequence[Entry]) -> None:
         if touches:
             for row in conn.execute(_upsert(dialect), _columns(touches, _TOUCH) if pg else touches):
                 ids[(row.account_id, row.openid)] = row.id
-        logs = [dict(r, follower_id=ids.get((e.account_id, e.openid))) for e in entries for r in e.logs]
-        if logs and pg:
-            conn.execute(_insert_logs(), _columns(logs, _LOG))
-        elif logs:
-            conn.execute(_INSERT_LOG, logs)
+        if pg:
+            logs = [(e, r) for e in entries for r in e.logs]
+            if logs:  # the columns straight from the rows: no copy of each row to add its follower
+                columns = {f"a_{c}": [r[c] for _, r in logs] for c in _LOG if c != "follower_id"}
+                columns["a_follower_id"] = [ids.get((e.account_id, e.openid)) for e, _ in logs]
+                conn.execute(_insert_logs(), columns)
+        elif rows := [dict(r, follower_id=ids.get((e.account_id, e.openid))) for e in entries for r in e.logs]:
+            conn.execute(_INSERT_LOG, rows)
         if hits and dialect == "postgresql":
             ordered = sorted(hits.items())
             conn.execute(_hit_update(), {"a_id": [i for i, _ in ordered], "a_n": [n for _, n in ordered]})
