@@ -11,7 +11,7 @@ After a warm-up the apps take turns for `--rounds` rounds (in alternating order)
 and each round's throughput ratio compares runs seconds apart, so a change in the machine's speed
 during the benchmark moves the ratio less than it moves the figures.
 
-    python bench/webhook.py --size 40000 --duration 10 --rounds 3 --connections 32 --workers 2
+    python bench/webhook.py --size 25000 --duration 8 --rounds 5 --connections 32 --workers 2
 
 Ends with one JSON line of figures.
 """
@@ -331,7 +331,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=20000,
                     help="distinct messages per round (ours must not run out; at most 60,000: wrk's Lua)")
     ap.add_argument("--duration", type=int, default=5, help="seconds of load per app and round")
-    ap.add_argument("--rounds", type=int, default=3, help="turns each app takes per mode (figures: their median)")
+    ap.add_argument("--rounds", type=int, default=5, help="turns each app takes per mode (figures: their median)")
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=8, help="threads per gunicorn worker")
