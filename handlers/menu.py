@@ -8,12 +8,11 @@ to the fallback.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 
 from handlers import common
 from scrm import inline
-from scrm.services import dealer_cards
+from scrm.services import content_cache, dealer_cards
 from scrm.textnorm import normalize
 from scrm.wechat.inbound import Inbound
 from scrm.wechat.replies import Article, Reply
@@ -25,8 +24,6 @@ HANDLERS: dict[str, Handler] = {}
 INSTANT: set[str] = set()                      # keys whose handler answers from memory (see Router.on)
 _WORDS: dict[str, str] = {}                   # normalised typed word -> key
 _CLICK_EVENTS = ("click", "scancode_push", "scancode_waitmsg")
-_BUTTONS_TTL = 60.0
-_buttons_cache: dict[int, tuple[float, dict[str, str]]] = {}
 
 
 def menu_key(key: str, *words: str, instant: bool = False) -> Callable[[Handler], Handler]:
@@ -43,25 +40,33 @@ def menu_key(key: str, *words: str, instant: bool = False) -> Callable[[Handler]
     return register
 
 
-def _buttons(ctx: Context) -> dict[str, str]:
-    """Names of the current menu's click buttons whose key has a handler: name -> key (cached 60 s)."""
-    cached = _buttons_cache.get(ctx.account_id)
-    if cached is not None and cached[0] > time.monotonic():
-        return cached[1]
-    try:
-        from scrm.services.menu import current_menu
-
-        buttons = current_menu(ctx.account_id)
-    except Exception:  # the menu service being unavailable must not stop the bot
-        logger.warning("current menu unavailable; using the configured one", exc_info=True)
-        buttons = [b.to_wechat() for b in ctx.account.menu]
+def _button_names(buttons: list[dict[str, object]]) -> dict[str, str]:
     names: dict[str, str] = {}
     for top in buttons:
-        for b in [top, *top.get("sub_button", [])]:
+        subs = top.get("sub_button")
+        for b in [top, *(subs if isinstance(subs, list) else [])]:
             if b.get("type") == "click" and b.get("key") in HANDLERS and b.get("name"):
                 names[str(b["name"])] = str(b["key"])
-    _buttons_cache[ctx.account_id] = (time.monotonic() + _BUTTONS_TTL, names)
     return names
+
+
+def _load_names(account_id: int) -> dict[str, str]:
+    from scrm.services.menu import current_menu
+
+    return _button_names(current_menu(account_id))
+
+
+# Reloaded when staff save a menu (its version token changes with the commit), not on a timer.
+_names: content_cache.Versioned[int, dict[str, str]] = content_cache.Versioned(content_cache.MENU, _load_names)
+
+
+def _buttons(ctx: Context) -> dict[str, str]:
+    """Names of the current menu's click buttons whose key has a handler: name -> key."""
+    try:
+        return _names.get(ctx.account_id)
+    except Exception:  # the menu service being unavailable must not stop the bot (and is not cached)
+        logger.warning("current menu unavailable; using the configured one", exc_info=True)
+        return _button_names([b.to_wechat() for b in ctx.account.menu])
 
 
 def typed_button_names(ctx: Context) -> list[str]:

@@ -7,8 +7,8 @@ database; writers commit BEFORE replacing the token, so a reload never keeps dat
 token it is stored under. The webhook reads every token it may need in its first Redis pipeline
 and installs them with `snapshot()`, so a warm push costs no extra round trip.
 
-Every ORM commit that adds, changes or deletes a KeywordReply or a Dealer replaces the matching
-token, and one that touches a Follower marks that follower's cached profile stale
+Every ORM commit that adds, changes or deletes a KeywordReply, a Dealer or a MenuVersion replaces the
+matching token, and one that touches a Follower marks that follower's cached profile stale
 (follower_cache); services that write with Core statements call `bump()` themselves.
 """
 
@@ -26,13 +26,14 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from scrm import runtime
-from scrm.models import Dealer, Follower, KeywordReply
+from scrm.models import Dealer, Follower, KeywordReply, MenuVersion
 
 logger = logging.getLogger(__name__)
 K = TypeVar("K")
 V = TypeVar("V")
 KEYWORDS = "keywords"
 DEALERS = "dealers"
+MENU = "menu"
 _local = threading.local()
 _PENDING = "scrm.cache_invalidations"
 
@@ -44,7 +45,7 @@ def version_key(kind: str, scope: object = "all") -> str:
 
 def push_version_keys(account_id: int) -> list[str]:
     """The tokens a push of `account_id` may need (read in the webhook's first pipeline)."""
-    return [version_key(KEYWORDS, account_id), version_key(DEALERS)]
+    return [version_key(KEYWORDS, account_id), version_key(DEALERS), version_key(MENU, account_id)]
 
 
 @contextmanager
@@ -134,6 +135,8 @@ def _collect(session: Session, _ctx: Any) -> None:
             pending.add((KEYWORDS, _attr(obj, "account_id")))
         elif isinstance(obj, Dealer):
             pending.add((DEALERS, "all"))
+        elif isinstance(obj, MenuVersion):
+            pending.add((MENU, _attr(obj, "account_id")))
         elif isinstance(obj, Follower):
             pending.add(("follower", _attr(obj, "account_id"), _attr(obj, "openid")))
 

@@ -222,7 +222,8 @@ class FastPath:
                       "" if done.profile is None else "cas", read, fill, follower_cache.TTL_SECONDS,
                       claim.token or ""])
         conv_now = claim.conv_raw if not conv_op else conv_json if conv_op == "set" else None
-        self.hints.saw(msg.openid, fill if done.profile is not None else claim.profile_raw, conv_now)
+        # claim.versions was the dispatch's snapshot: it now also holds any token the dispatch seeded.
+        self.hints.saw(msg.openid, fill if done.profile is not None else claim.profile_raw, conv_now, claim.versions)
 
     def release(self, claim: Claim, msg: Inbound, *, unclaim: bool = False) -> None:
         """Give up: release the lock, and the claim too when the push must run again on a retry."""

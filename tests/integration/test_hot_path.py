@@ -15,6 +15,7 @@ from scrm.models import Dealer, Follower, MatchMode, Role
 from scrm.services import follower_cache, writebehind
 from scrm.services.accounts import account_id
 from scrm.services.keyword_admin import KeywordInput, set_enabled, update_keyword
+from scrm.services.menu import save_menu
 from tests import wechat_xml as wx
 from tests.factories import make_dealer, make_follower, make_keyword, make_staff
 
@@ -92,6 +93,18 @@ def test_a_new_keyword_and_a_dealer_change_are_seen_at_once(client: Any, setting
     with db.transaction() as s:
         s.scalar(sa.select(Follower).where(Follower.openid == OPENID)).dealer_id = other.id  # type: ignore[union-attr]
     assert _say(client, settings, "门店电话多少") == "闵行专线 021-3333"
+
+
+def test_a_saved_menu_is_what_typed_button_names_match_at_once(client: Any, settings: Any) -> None:
+    acc = account_id("demo")
+    contact = _say(client, settings, "联系门店")      # the key's own word: the dealer answer
+    fallback = _say(client, settings, "找门店")        # not a button of the configured menu
+    assert contact != fallback
+    save_menu(acc, [{"type": "click", "name": "找门店", "key": "CONTACT_DEALER"}], None)
+    assert _say(client, settings, "找门店") == contact  # the very next push, not a minute later
+    save_menu(acc, [{"type": "click", "name": "门店在哪", "key": "CONTACT_DEALER"}], None)
+    assert _say(client, settings, "找门店") == fallback
+    assert _say(client, settings, "门店在哪") == contact
 
 
 def test_a_profile_fill_that_raced_with_a_change_is_dropped(app: Any) -> None:
