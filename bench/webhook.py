@@ -329,7 +329,7 @@ def main() -> None:
     """Run both apps in both modes and print the figures."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=int, default=20000,
-                    help="distinct messages per round (ours must not run out; at most 60,000: wrk's Lua)")
+                    help="distinct messages per turn (ours must not run out; at most 60,000: wrk's Lua)")
     ap.add_argument("--duration", type=int, default=5, help="seconds of load per app and round")
     ap.add_argument("--rounds", type=int, default=5, help="turns each app takes per mode (figures: their median)")
     ap.add_argument("--connections", type=int, default=32)
@@ -406,9 +406,8 @@ def summarize(mode: str, runs: dict[str, list[dict[str, float]]]) -> dict[str, A
             out[f"{mode}_{name}_{key}"] = round(statistics.median(values), 2)
             if key in ("rps", "p99_ms"):
                 out[f"{mode}_{name}_{key}_rounds"] = [round(v, 2) for v in values]
-    for other, label in (("bare", "throughput_ratio"), ("bareredis", "bareredis_ratio")):
-        top = runs["ours"] if other == "bare" else runs["bareredis"]
-        ratios = [a["rps"] / b["rps"] for a, b in zip(top, runs["bare"], strict=True)]
+    for name, label in (("ours", "throughput_ratio"), ("bareredis", "bareredis_ratio")):
+        ratios = [a["rps"] / b["rps"] for a, b in zip(runs[name], runs["bare"], strict=True)]
         out[f"{mode}_{label}"] = round(statistics.median(ratios), 3)
         out[f"{mode}_{label}_rounds"] = [round(v, 3) for v in ratios]
     return out
