@@ -32,7 +32,9 @@ class Follower(Base):
     """One openid of one account."""
 
     __tablename__ = "followers"
-    __table_args__ = (sa.UniqueConstraint("account_id", "openid"),)
+    # Every push updates the row's interaction columns: none of them is indexed, and pages keep room, so
+    # that update is heap-only (migration 0004).
+    __table_args__ = (sa.UniqueConstraint("account_id", "openid"), {"postgresql_with": {"fillfactor": 90}})
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
     openid: Mapped[str] = mapped_column(sa.String(64))
@@ -49,7 +51,7 @@ class Follower(Base):
     subscribe_scene: Mapped[str] = mapped_column(sa.String(40), default="")
     remark: Mapped[str] = mapped_column(sa.String(64), default="")
     language: Mapped[str] = mapped_column(sa.String(8), default="")
-    last_interaction_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_interaction_at: Mapped[datetime | None]
     interaction_kind: Mapped[str] = mapped_column(sa.String(16), default="")  # message|click|follow|scan
     last_message_at: Mapped[datetime | None]
     cs_sent_since_interaction: Mapped[int] = mapped_column(default=0)

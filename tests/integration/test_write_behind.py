@@ -196,3 +196,32 @@ def test_a_follower_first_seen_through_messages_is_created_exactly_once(app: Any
     assert _count(Follower, Follower.openid == newcomer) == 1
     ids = {r.follower_id for r in logs()}
     assert ids == {follower(newcomer).id}  # type: ignore[union-attr]
+
+
+def test_a_touch_of_a_known_follower_writes_no_index(app: Any) -> None:
+    """The batch touch updates only columns no index holds, so PostgreSQL updates the row heap-only (HOT):
+    none of the followers table's indexes gets an entry per push (migration 0004)."""
+    if not db.is_postgres():
+        pytest.skip("heap-only updates are PostgreSQL's; SQLite has no such counter")
+    acc = account_id("demo")
+    f = make_follower(openid=OPENID, subscribed=True)
+    start = utcnow()
+    entries = [[Entry(account_id=acc, openid=OPENID, at=start + timedelta(seconds=i), kind=kind,
+                      is_message=kind == "message")] for i, kind in enumerate(["message", "click", "message", "scan"])]
+    oid = sa.text("'followers'::regclass")
+    counters = sa.select(sa.func.pg_stat_get_xact_tuples_updated(oid), sa.func.pg_stat_get_xact_tuples_hot_updated(oid))
+    with db.engine().begin() as conn:  # the write's own statements on one connection, to read its counters
+        # The counters may still hold this backend's earlier, not yet reported transactions: compare.
+        before = conn.execute(counters).one()
+        for batch in entries:
+            rows = bookkeeping._touch_rows(batch)
+            ids = [r.id for r in conn.execute(bookkeeping._upsert("postgresql"),
+                                               bookkeeping._columns(rows, bookkeeping._TOUCH))]
+            assert ids == [f.id]
+        after = conn.execute(counters).one()
+    assert (after[0] - before[0], after[1] - before[1]) == (4, 4)  # four updates, all heap-only
+    db.session.remove()
+    with db.transaction() as s:
+        row = s.get(Follower, f.id)
+        assert row is not None and row.last_interaction_at == start + timedelta(seconds=3)
+        assert row.interaction_kind == "scan"
