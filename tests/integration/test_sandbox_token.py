@@ -83,7 +83,15 @@ def test_stable_token_is_stable_and_isolated_from_token(live_server: Any) -> Non
     assert _menu_get(live_server, a["access_token"]) == 46003   # the old one lives out its time
 
 
+def _start_of_a_beijing_day() -> None:
+    """Move the sandbox clock a minute past the next midnight in Beijing, where daily quotas reset: a test
+    that counts calls over ten sandbox minutes must not cross it (it did when CI ran near 16:00 UTC)."""
+    state.advance(86_400 - (state.now() + 8 * 3600) % 86_400 + 60)
+
+
 def test_stable_token_force_refresh_rules(live_server: Any) -> None:
+    _start_of_a_beijing_day()
+    day = state.day_key()
     a = _stable(live_server)
     b = _stable(live_server, force=True)
     assert b["access_token"] != a["access_token"]
@@ -94,6 +102,7 @@ def test_stable_token_force_refresh_rules(live_server: Any) -> None:
         state.advance(31)
         assert "access_token" in _stable(live_server, force=True)
     state.advance(31)
+    assert state.day_key() == day
     assert _stable(live_server, force=True)["errcode"] == 45009   # 21st forced refresh today
     assert "access_token" in _stable(live_server)                  # normal mode still answers
 
