@@ -29,12 +29,16 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench.pgdb import drop_database, prepare_database  # noqa: E402
+
+if TYPE_CHECKING:
+    from scrm.services.bookkeeping import Entry
 
 WARM_BATCHES = 20
 
@@ -74,11 +78,11 @@ def seed(url: str, followers: int, existing: bool) -> tuple[int, int, list[str]]
 
 
 def entries(acc: int, kw: int, openids: list[str], rng: random.Random, start: datetime, k: int,
-            batch: int) -> list[object]:
+            batch: int) -> list[Entry]:
     """Batch `k`: one entry per push, each with its two message-log rows and its keyword hit."""
     from scrm.services.bookkeeping import Entry
 
-    out: list[object] = []
+    out: list[Entry] = []
     for j in range(batch):
         n = k * batch + j
         at = start + timedelta(milliseconds=n)
@@ -111,7 +115,7 @@ def main() -> None:
         engine = db.init_engine(url, pool_size=1)
         rng, start = random.Random(args.seed), datetime.now(UTC)
         for k in range(WARM_BATCHES):
-            bookkeeping.write(entries(acc, kw, openids, rng, start, k, args.batch))  # type: ignore[arg-type]
+            bookkeeping.write(entries(acc, kw, openids, rng, start, k, args.batch))
         with engine.connect() as c:  # pool of one: the backend every batch is written through
             pid = int(c.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
         stat = sa.text("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'followers'")
@@ -119,7 +123,7 @@ def main() -> None:
         log(f"writing {batches} batches of {args.batch}")
         pg0, me0, wall0 = backend_cpu_s(pid), time.process_time(), time.perf_counter()
         for k in range(WARM_BATCHES, WARM_BATCHES + batches):
-            bookkeeping.write(entries(acc, kw, openids, rng, start, k, args.batch))  # type: ignore[arg-type]
+            bookkeeping.write(entries(acc, kw, openids, rng, start, k, args.batch))
             if (k - WARM_BATCHES + 1) % 250 == 0:
                 log(f"{(k - WARM_BATCHES + 1) * args.batch} entries")
         wall1, me1, pg1 = time.perf_counter(), time.process_time(), backend_cpu_s(pid)
