@@ -38,14 +38,32 @@ _local = threading.local()
 _PENDING = "scrm.cache_invalidations"
 
 
+_KEYS: dict[tuple[str, str, object], str] = {}       # built keys: every push asks for the same few
+_PUSH_KEYS: dict[tuple[str, int], tuple[str, ...]] = {}
+_MAX_KEYS = 4096
+
+
 def version_key(kind: str, scope: object = "all") -> str:
     """The Redis key of a version token."""
-    return runtime.get().key("ver", kind, scope)
+    rt = runtime.get()
+    memo = (rt.settings.redis.prefix, kind, scope)
+    key = _KEYS.get(memo)
+    if key is None:
+        key = rt.key("ver", kind, scope)
+        if len(_KEYS) < _MAX_KEYS:
+            _KEYS[memo] = key
+    return key
 
 
-def push_version_keys(account_id: int) -> list[str]:
+def push_version_keys(account_id: int) -> tuple[str, ...]:
     """The tokens a push of `account_id` may need (read in the webhook's first pipeline)."""
-    return [version_key(KEYWORDS, account_id), version_key(DEALERS), version_key(MENU, account_id)]
+    memo = (runtime.get().settings.redis.prefix, account_id)
+    keys = _PUSH_KEYS.get(memo)
+    if keys is None:
+        keys = (version_key(KEYWORDS, account_id), version_key(DEALERS), version_key(MENU, account_id))
+        if len(_PUSH_KEYS) < _MAX_KEYS:
+            _PUSH_KEYS[memo] = keys
+    return keys
 
 
 @contextmanager

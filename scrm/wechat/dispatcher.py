@@ -17,13 +17,17 @@ from scrm.db import utcnow
 from scrm.security import mask_openid
 from scrm.services import followers, messages
 from scrm.services.messages import LogEntry
+from scrm.textnorm import normalize
 from scrm.wechat import render
 from scrm.wechat.conversation import Busy, Conversation, ConversationStore, group_of
 from scrm.wechat.inbound import Inbound
 from scrm.wechat.replies import Reply, TextReply, describe
-from scrm.wechat.router import Context, Router
+from scrm.wechat.router import MAX_SHAPES, Context, Route, Router, first_accepting, generation
 
 logger = logging.getLogger(__name__)
+# (router generation, routes by shape, text index by shape): see Dispatcher.stateless_candidates.
+_Index = tuple[int, dict[tuple[str, str, str], tuple[Route, ...]],
+               dict[tuple[str, str, str], tuple[tuple[Route, ...], dict[str, tuple[Route, ...]]]]]
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,35 @@ class Dispatcher:
         self._head = tuple(r for r in self.routers if r.name in self.first)
         self._rest = tuple(r for r in self.routers if r.name not in self.first)
         self._plain = self._head + self._rest
+        self._index: _Index = (-1, {}, {})
+
+    def stateless_candidates(self, msg: Inbound) -> tuple[Route, ...]:
+        """Every router's candidates for a push outside any conversation, in order, as one tuple.
+
+        The same routes, in the same order, as asking each of `ordered()`'s routers in turn; cached by
+        the push's shape (and a text push's named word) until a route is registered anywhere.
+        """
+        gen, flat, texts = self._index
+        if gen != generation():
+            gen, flat, texts = self._index = (generation(), {}, {})
+        shape = (msg.msg_type, msg.event, "")
+        if shape[0] != "text":
+            routes = flat.get(shape)
+            if routes is None:
+                routes = tuple(route for r in self._plain for route in r.shape_candidates(shape))
+                if len(flat) < MAX_SHAPES:
+                    flat[shape] = routes
+            return routes
+        index = texts.get(shape)
+        if index is None:
+            parts = [r.text_index(shape) for r in self._plain]
+            words = {w for _, by_word in parts for w in by_word}
+            index = (tuple(route for generic, _ in parts for route in generic),
+                     {w: tuple(route for generic, by_word in parts for route in by_word.get(w, generic))
+                      for w in words})
+            if len(texts) < MAX_SHAPES:
+                texts[shape] = index
+        return index[1].get(normalize(msg.content), index[0])
 
     def add(self, router: Router, index: int = 0) -> None:
         """Insert a router (features register theirs in handlers.ROUTERS; tests use this)."""
@@ -87,13 +120,15 @@ class Dispatcher:
         """Run the first matching handler; any unexpected exception becomes an apology."""
         name = ""
         try:
-            for router in self.ordered(ctx):
-                route = router.match(msg, ctx)
-                if route is not None:
-                    name = route.name
-                    if not route.instant:
-                        inline.check(f"route {name}")
-                    return Outcome(reply=route.handler(msg, ctx), handler=name)
+            if ctx.conv.state:
+                route = next((m for m in (r.match(msg, ctx) for r in self.ordered(ctx)) if m is not None), None)
+            else:
+                route = first_accepting(self.stateless_candidates(msg), msg, ctx)
+            if route is not None:
+                name = route.name
+                if not route.instant:
+                    inline.check(f"route {name}")
+                return Outcome(reply=route.handler(msg, ctx), handler=name)
         except Exception:
             logger.exception("handler %s failed on msg %s from %s", name or "(matching)", msg.dedupe_id,
                              mask_openid(msg.openid))

@@ -145,7 +145,7 @@ class FastPath:
         self.hints.saw(msg.openid, profile_raw, conv_raw, versions)
         return Claim(bool(claimed), token if locked else None, conv_raw, profile_raw, versions)
 
-    def _keys(self, account_id: int, msg: Inbound, vkeys: list[str]) -> list[str]:
+    def _keys(self, account_id: int, msg: Inbound, vkeys: tuple[str, ...]) -> list[str]:
         """BEGIN's and COMMIT's keys: claim, lock, conversation, profile, version tokens."""
         return [self.deduper.key(self.account.app_id, msg.dedupe_id), self.store.lock_key(msg.openid),
                 self.store.key(msg.openid), follower_cache.key(account_id, msg.openid), *vkeys]

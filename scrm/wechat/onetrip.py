@@ -81,7 +81,7 @@ class Hints:
         """The follower as last seen, or None."""
         return self._followers.get(openid)
 
-    def tokens(self, keys: list[str]) -> dict[str, str | None] | None:
+    def tokens(self, keys: tuple[str, ...]) -> dict[str, str | None] | None:
         """The version tokens as last seen (None for one seen absent), or None when one was never seen."""
         seen = self._tokens
         try:

@@ -44,8 +44,10 @@ def _value(element: ET.Element, depth: int = 0) -> Any:
         return element.text or None
     out: dict[str, Any] = {"@" + k: v for k, v in element.attrib.items()}
     text = [element.text or ""]
+    leaves_ok = depth < MAX_DEPTH
     for child in element:
-        value = _value(child, depth + 1)
+        # A leaf's value inline (most of a push's fields): the same as _value(child) gives it.
+        value = child.text or None if leaves_ok and not len(child) and not child.attrib else _value(child, depth + 1)
         tag = child.tag
         if tag in out:  # a repeated child: a list (a value is never a list otherwise)
             have = out[tag]

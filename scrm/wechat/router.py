@@ -63,6 +63,12 @@ class Context:
 
 Handler = Callable[[Inbound, Context], Reply | None]
 Filter = Callable[[Inbound, Context], bool]
+_generation = [0]  # bumped whenever any router gains a route: indexes built across routers go stale
+
+
+def generation() -> int:
+    """A number that changes whenever a route is registered on any router."""
+    return _generation[0]
 
 
 @dataclass(frozen=True)
@@ -97,28 +103,31 @@ class Router:
             self.routes.append(Route(f"{self.name}.{getattr(fn, '__name__', 'handler')}", filters, fn, instant))
             self._candidates.clear()
             self._by_word.clear()
+            _generation[0] += 1
             return fn
         return register
 
     def match(self, msg: Inbound, ctx: Context) -> Route | None:
         """The first route whose filters all accept the push."""
-        shape = (msg.msg_type, msg.event, ctx.conv.state)
+        return first_accepting(self.candidates(msg, ctx.conv.state), msg, ctx)
+
+    def candidates(self, msg: Inbound, state: str, word: str | None = None) -> tuple[Route, ...]:
+        """The routes a push may pass in this state, in order (`word`: its normalised text, if known)."""
+        shape = (msg.msg_type, msg.event, state)
         if shape[0] == "text":
-            indexed = self._by_word.get(shape)
-            if indexed is None:
-                indexed = self._index_words(shape)
-            routes = indexed[1].get(normalize(msg.content), indexed[0])
-        else:
-            cached = self._candidates.get(shape)
-            routes = cached if cached is not None else self._candidates_for(shape)
-        # Plain loops: the generators of next() over all() were most of matching's time in a profile.
-        for route in routes:
-            for accepts in route.filters:
-                if not accepts(msg, ctx):
-                    break
-            else:
-                return route
-        return None
+            generic, by_word = self.text_index(shape)
+            return by_word.get(normalize(msg.content) if word is None else word, generic)
+        return self.shape_candidates(shape)
+
+    def shape_candidates(self, shape: tuple[str, str, str]) -> tuple[Route, ...]:
+        """The routes whose gates admit a push of this (type, event, state), in order."""
+        cached = self._candidates.get(shape)
+        return cached if cached is not None else self._candidates_for(shape)
+
+    def text_index(self, shape: tuple[str, str, str]) -> tuple[tuple[Route, ...], dict[str, tuple[Route, ...]]]:
+        """A text push's candidates: (for any word, {named word: for that word}) (see `_index_words`)."""
+        indexed = self._by_word.get(shape)
+        return indexed if indexed is not None else self._index_words(shape)
 
     def _candidates_for(self, shape: tuple[str, str, str]) -> tuple[Route, ...]:
         """The routes whose filters' gates admit a push of this type, event and state (cached)."""
@@ -144,6 +153,18 @@ class Router:
         if len(self._by_word) < MAX_SHAPES:
             self._by_word[shape] = indexed
         return indexed
+
+
+def first_accepting(routes: tuple[Route, ...], msg: Inbound, ctx: Context) -> Route | None:
+    """The first of `routes` whose filters all accept the push."""
+    # Plain loops: the generators of next() over all() were most of matching's time in a profile.
+    for route in routes:
+        for accepts in route.filters:
+            if not accepts(msg, ctx):
+                break
+        else:
+            return route
+    return None
 
 
 def _route_words(route: Route, shape: tuple[str, str, str]) -> frozenset[str] | None:

@@ -49,6 +49,25 @@ def test_the_first_of_repeated_query_parameters_wins() -> None:
     assert query_args("a=1&b=&a=2&c=x+y%20z") == {"a": "1", "b": "", "c": "x y z"}
 
 
+@pytest.mark.parametrize("query", ["", "a=1&b=2", "a&b=&=c", "a=1&a=2", "&&a=1&", "x==y", "a=%41&b=+", "k=v;w",
+                                   "signature=ab&timestamp=1&nonce=x&openid=o&encrypt_type=aes&msg_signature=z"])
+def test_query_args_reads_as_parse_qsl_with_or_without_anything_to_unquote(query: str) -> None:
+    from urllib.parse import parse_qsl
+
+    want: dict[str, str] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        want.setdefault(name, value)
+    assert query_args(query) == want
+
+
+def test_the_body_is_read_to_its_declared_length() -> None:
+    import io
+
+    stream = io.BytesIO(b"<xml></xml>trailing")
+    assert read_body({"CONTENT_LENGTH": "11", "wsgi.input": stream}) == b"<xml></xml>"
+    assert stream.read() == b"trailing"
+
+
 def test_the_signature_is_checked_against_the_first_of_repeated_parameters(client: Any, settings: Any) -> None:
     query = wx.signed_query(settings.accounts["demo"])
     raw = "&".join(f"{k}={v}" for k, v in query.items()) + "&signature=" + "0" * 40

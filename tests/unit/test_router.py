@@ -277,3 +277,28 @@ def test_a_text_push_is_asked_only_of_routes_its_words_can_reach_and_finds_the_s
             assert "never" not in asked
             if content in ("别的", ""):  # no route naming words was asked
                 assert asked == ["not-book"], (content, state, asked)
+
+
+def test_outside_a_conversation_the_dispatcher_keeps_the_routers_order_across_word_and_any_text_routes() -> None:
+    first = _router("first", "any text", msg_type("text"))
+    worded = _router("worded", "worded", text("价格"))
+    d = Dispatcher([worded, first])
+    assert d.dispatch(text_in(" 价格 "), ctx()).reply == TextReply("worded")  # normalised like Router.match
+    assert d.dispatch(text_in("别的"), ctx()).reply == TextReply("any text")
+    d2 = Dispatcher([first, worded])
+    assert d2.dispatch(text_in("价格"), ctx()).reply == TextReply("any text")
+    # The flat index equals asking each router in turn, for words, other text and events alike.
+    for msg in (text_in("价格"), text_in("别的"), event_in("click", "K"), event_in("view")):
+        one_by_one = next((m for m in (r.match(msg, ctx()) for r in d2.routers) if m is not None), None)
+        assert (d2.dispatch(msg, ctx()).handler or None) == (one_by_one.name if one_by_one else None)
+
+
+def test_a_route_registered_after_the_dispatcher_indexed_a_shape_is_asked() -> None:
+    late = Router("late")
+    d = Dispatcher([late, _router("fallback", "fallback", any_message())])
+    assert d.dispatch(text_in("价格"), ctx()).reply == TextReply("fallback")
+    assert d.dispatch(event_in("click", "K"), ctx()).reply is None
+    late.on(text("价格"))(lambda m, c: TextReply("late price"))
+    late.on(click("K"))(lambda m, c: TextReply("late click"))
+    assert d.dispatch(text_in("价格"), ctx()).reply == TextReply("late price")
+    assert d.dispatch(event_in("click", "K"), ctx()).reply == TextReply("late click")
