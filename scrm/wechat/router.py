@@ -111,12 +111,12 @@ class Router:
         """The first route whose filters all accept the push."""
         return first_accepting(self.candidates(msg, ctx.conv.state), msg, ctx)
 
-    def candidates(self, msg: Inbound, state: str, word: str | None = None) -> tuple[Route, ...]:
-        """The routes a push may pass in this state, in order (`word`: its normalised text, if known)."""
+    def candidates(self, msg: Inbound, state: str) -> tuple[Route, ...]:
+        """The routes a push may pass in this conversation state, in order."""
         shape = (msg.msg_type, msg.event, state)
         if shape[0] == "text":
             generic, by_word = self.text_index(shape)
-            return by_word.get(normalize(msg.content) if word is None else word, generic)
+            return by_word.get(normalize(msg.content), generic)
         return self.shape_candidates(shape)
 
     def shape_candidates(self, shape: tuple[str, str, str]) -> tuple[Route, ...]:
