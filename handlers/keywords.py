@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from scrm.models import ReplyKind
-from scrm.services import keywords
+from scrm.services import dealer_cards, keywords
 from scrm.wechat.inbound import Inbound
 from scrm.wechat.replies import Article, Reply, TextReply
 from scrm.wechat.router import Context, Router
@@ -33,4 +33,12 @@ def auto_reply(msg: Inbound, ctx: Context) -> Reply:
     if row.kind == ReplyKind.NEWS:
         return ctx.news(Article(title=row.news_title, description=row.news_description, url=row.news_url,
                                 pic_url=row.news_pic_url))
+    if keywords.uses_dealer(row.text) and dealer_cards.dealer_card(ctx.dealer_id) is None:
+        # Text built on the follower's dealer, for someone who has none (or whose dealer closed): filled
+        # in with the account's only dealer, else the list of its dealers, never blanks where a phone goes.
+        dealers = dealer_cards.active_dealers(ctx.account_id)
+        if len(dealers) == 1:
+            return TextReply(keywords.render_text(row.text, dealers[0]))
+        if dealers:
+            return ctx.render("dealer/list.txt", dealers=dealers)
     return TextReply(keywords.reply_text(row, ctx.dealer_id))

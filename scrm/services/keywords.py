@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 
 import sqlalchemy as sa
-from jinja2 import Template, TemplateError
+from jinja2 import Template, TemplateError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from scrm import db, runtime
@@ -183,8 +183,19 @@ def match(account_id: int, dealer_id: int | None, text: str) -> KeywordReply | N
 
 def reply_text(row: KeywordAnswer | KeywordReply, dealer_id: int | None) -> str:
     """The text of a text reply for a follower of `dealer_id` (the dealer is read only if used)."""
-    dealer = dealer_card(dealer_id) if "dealer" in row.text else None
+    dealer = dealer_card(dealer_id) if uses_dealer(row.text) else None
     return render_text(row.text, dealer)
+
+
+@lru_cache(maxsize=512)
+def uses_dealer(source: str) -> bool:
+    """Whether staff text is a template that reads the `dealer` variable (raw text never does)."""
+    if "dealer" not in source or _compiled(source) is None:
+        return False
+    try:
+        return "dealer" in meta.find_undeclared_variables(_sandbox.parse(source))
+    except TemplateError:
+        return False
 
 
 @lru_cache(maxsize=512)

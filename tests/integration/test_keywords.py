@@ -103,3 +103,10 @@ def test_reply_text_reads_the_dealer_only_when_used(app: Any) -> None:
     assert keywords.reply_text(row, dealer.id) == "南京店欢迎您"
     plain = make_keyword("x", "没有变量")
     assert keywords.reply_text(plain, dealer.id) == "没有变量"
+
+
+@pytest.mark.parametrize(("source", "uses"), [
+    ("{{ dealer.phone }}", True), ("{% if dealer.name %}x{% endif %}", True), ("dealer 专线", False),
+    ("{{ now.year }} dealer", False), ("{{ dealer.phone", False), ("{{ dealer.__class__ }}", False)])
+def test_uses_dealer_reads_the_template_not_the_word(app: Any, source: str, uses: bool) -> None:
+    assert keywords.uses_dealer(source) is uses

@@ -162,6 +162,22 @@ def test_the_followers_dealer_keyword_wins_over_the_account_wide_one(client: Any
     assert content(client, settings, wx.text_msg("oNoDealer0000000000000000001", "电话")) == "品牌热线 400-800"
 
 
+def test_a_dealer_reply_for_someone_without_a_dealer_uses_the_only_one_or_lists_them(client: Any,
+                                                                                    settings: Any) -> None:
+    make_keyword("地址", "{{ dealer.name }}地址：{{ dealer.address }} 电话：{{ dealer.phone }}",
+                 match=MatchMode.CONTAINS)
+    make_keyword("dealer", "dealer 专线 400-800", match=MatchMode.EXACT)  # the word, not the variable
+    nobody = "oNoDealer0000000000000000002"
+    pudong = make_dealer(name="浦东店", phone="021-1111", address="世纪大道1号")
+    assert content(client, settings, wx.text_msg(nobody, "门店地址")) == "浦东店地址：世纪大道1号 电话：021-1111"
+    make_dealer(name="闵行店", phone="021-2222", address="沪闵路2号")
+    listed = content(client, settings, wx.text_msg(nobody, "门店地址"))
+    assert listed.startswith("我们的门店：") and "浦东店  021-1111" in listed and "闵行店  021-2222" in listed
+    make_follower(openid=OPENID, dealer_id=pudong.id)
+    assert content(client, settings, wx.text_msg(OPENID, "地址")) == "浦东店地址：世纪大道1号 电话：021-1111"
+    assert content(client, settings, wx.text_msg(nobody, "dealer")) == "dealer 专线 400-800"
+
+
 def test_hostile_user_text_in_a_reply_cannot_break_the_xml(client: Any, settings: Any) -> None:
     make_keyword("]]>", "回复里有 ]]> 和 <xml>", match=MatchMode.CONTAINS)
     assert content(client, settings, wx.text_msg(OPENID, "a]]>b")) == "回复里有 ]]> 和 <xml>"
