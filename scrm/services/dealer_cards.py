@@ -1,6 +1,6 @@
 """Read-only dealer facts the bot shows: a dealer's card and the list of active dealers.
 
-Cards are cached per process and dropped together whenever any dealer changes (content_cache's
+Cards and lists are cached per process and dropped together whenever any dealer changes (content_cache's
 `dealers` token, replaced on every committed Dealer change), so a push reads no SQL once warm.
 """
 
@@ -70,12 +70,24 @@ def dealer_card(dealer_id: int | None) -> DealerCard | None:
     return card
 
 
+def _list_map(_scope: str) -> dict[tuple[int, int], tuple[DealerCard, ...]]:
+    return {}  # (account, limit) -> the list, filled lazily until the token changes
+
+
+_lists: content_cache.Versioned[str, dict[tuple[int, int], tuple[DealerCard, ...]]] = content_cache.Versioned(
+    content_cache.DEALERS, _list_map)
+
+
 def active_dealers(account_id: int, limit: int = 10) -> list[DealerCard]:
-    """The account's active dealers by city and name."""
-    with db.transaction() as s:
-        rows = s.scalars(sa.select(Dealer).where(Dealer.account_id == account_id, Dealer.active.is_(True))
-                         .order_by(Dealer.city, Dealer.name, Dealer.id).limit(limit))
-        return [_card(d) for d in rows]
+    """The account's active dealers by city and name (cached like the cards: no SQL once warm)."""
+    lists = _lists.get("all")
+    found = lists.get((account_id, limit))
+    if found is None:
+        with db.transaction() as s:
+            rows = s.scalars(sa.select(Dealer).where(Dealer.account_id == account_id, Dealer.active.is_(True))
+                             .order_by(Dealer.city, Dealer.name, Dealer.id).limit(limit))
+            found = lists[(account_id, limit)] = tuple(_card(d) for d in rows)
+    return list(found)
 
 
 def find_dealers(account_id: int, words: str, limit: int = 10) -> list[DealerCard]:
